@@ -1,0 +1,61 @@
+"""Command-line interface: ``sparktf SUBCOMMAND ...``.
+
+Each subcommand lives in ``sparktf.commands.<name>`` and provides ``register(subparsers)``, which
+adds its parser and sets ``func`` to a function ``(args) -> exit code``. Registration imports
+nothing heavy: Spark and TensorFlow are imported only when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sparktf import __version__
+from sparktf.errors import SparkTFError
+
+COMMANDS = ("data", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="sparktf",
+        description=(
+            "Apache Spark + TensorFlow: distributed hyperparameter tuning of Keras models "
+            "(tune) and batch inference of trained models over many images (predict)."
+        ),
+        epilog="Run 'sparktf COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"sparktf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"sparktf.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sparktf`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    from rich.text import Text
+
+    from sparktf.console import console
+
+    try:
+        code: int = args.func(args)
+    except SparkTFError as exc:
+        console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("[bold yellow]interrupted[/]")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

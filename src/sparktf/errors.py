@@ -1,0 +1,47 @@
+"""Exception hierarchy of sparktf.
+
+Every error sparktf raises on purpose derives from :class:`SparkTFError`. The CLI maps them to
+exit codes: :class:`ConfigError` (bad user input) exits with 2, every other fatal error with 1.
+:class:`TrialFailed` is the one error that is *not* fatal: the trial is recorded as failed and the
+study goes on.
+"""
+
+from __future__ import annotations
+
+
+class SparkTFError(Exception):
+    """Root of all sparktf errors (fatal unless stated otherwise)."""
+
+    exit_code: int = 1
+
+
+class ConfigError(SparkTFError):
+    """The user gave an invalid flag, file, search space or configuration."""
+
+    exit_code = 2
+
+
+class DataError(SparkTFError):
+    """A data file is missing, truncated or malformed."""
+
+
+class JavaNotFoundError(SparkTFError):
+    """No Java runtime usable by Spark could be found."""
+
+
+class SparkSetupError(SparkTFError):
+    """Spark could not be started with the given master or configuration."""
+
+
+class TrialFailed(SparkTFError):
+    """One trial failed; the study records it and keeps going.
+
+    Attributes:
+        reason: a one-line reason.
+        traceback_text: the executor-side traceback, as text, when there is one.
+    """
+
+    def __init__(self, reason: str, traceback_text: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.traceback_text = traceback_text

@@ -1,0 +1,55 @@
+"""The command line: help, version, and each subcommand's help."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sparktf import __version__
+from sparktf.cli import COMMANDS, build_parser, main
+
+
+def _subcommand_paths() -> list[list[str]]:
+    parser = build_parser()
+    paths: list[list[str]] = []
+
+    def walk(p: object, prefix: list[str]) -> None:
+        for action in getattr(p, "_actions", []):
+            choices = getattr(action, "choices", None)
+            if isinstance(choices, dict):
+                for name, child in choices.items():
+                    paths.append([*prefix, name])
+                    walk(child, [*prefix, name])
+
+    walk(parser, [])
+    return paths
+
+
+def test_console_script_help_and_version() -> None:
+    exe = [sys.executable, "-m", "sparktf.cli"]
+    out = subprocess.run([*exe, "--help"], capture_output=True, text=True, check=True)
+    assert "tune" in out.stdout or "data" in out.stdout
+    ver = subprocess.run([*exe, "--version"], capture_output=True, text=True, check=True)
+    assert ver.stdout.strip() == f"sparktf {__version__}"
+
+
+def test_every_command_is_registered() -> None:
+    top = {p[0] for p in _subcommand_paths()}
+    assert top == set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", _subcommand_paths(), ids=lambda p: " ".join(p))
+def test_each_subcommand_help_exits_zero(path: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*path, "--help"])
+    assert exc.value.code == 0
+    assert "usage: sparktf" in capsys.readouterr().out
+
+
+def test_unknown_flag_exits_2(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "info", "mnist", "--frobnicate"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --frobnicate" in capsys.readouterr().err

