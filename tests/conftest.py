@@ -52,5 +52,6 @@ def tiny_data_dir(tmp_path: Path) -> Path:
 
 needs_fashion = pytest.mark.skipif(
     not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file(),
-    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)",
+    reason="Debian's dataset-fashion-mnist is not installed "
+    "(apt-get install dataset-fashion-mnist)",
 )

@@ -1,0 +1,1 @@
+"""Keras integration: model families, the epoch-reporting callback, thread settings."""

@@ -1,0 +1,99 @@
+"""The run directory of a ``sparktf tune`` study: one place that names its files.
+
+Layout::
+
+    RUN/
+      config.json       full configuration + library versions (TuneConfig.to_dict())
+      study.db          Optuna SQLite storage (unless --storage names another RDB URL)
+      trials.csv        one row per trial (columns: TRIAL_COLUMNS, then params_*, then metrics)
+      best/model.keras  best model (Keras format), with best/params.json, best/metrics.json
+      best/preprocessing.json  how inputs are prepared: input_shape, scale, class_names
+      report.html, *.png  written by ``sparktf report``
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sparktf.errors import ConfigError
+
+CONFIG = "config.json"
+DATABASE = "study.db"
+TRIALS_CSV = "trials.csv"
+BEST = "best"
+BEST_MODEL = "model.keras"
+BEST_PARAMS = "params.json"
+BEST_METRICS = "metrics.json"
+PREPROCESSING = "preprocessing.json"
+
+# The fixed leading columns of trials.csv. After them: ``params_<name>`` per hyperparameter,
+# then one column per reported metric (val_accuracy, val_error, test_accuracy, test_error,
+# train_seconds, ... depending on the objective).
+TRIAL_COLUMNS = (
+    "number",
+    "state",  # COMPLETE | PRUNED | FAILED | RUNNING | WAITING
+    "value",  # the optimised metric (empty unless COMPLETE or PRUNED with a last value)
+    "datetime_start",  # ISO 8601, UTC
+    "datetime_complete",
+    "duration_s",
+    "attempts",  # Spark task attempts used (retries after lost workers count)
+    "worker_host",
+    "worker_pid",
+    "epochs_completed",
+    "pruned_at_epoch",  # empty unless PRUNED
+    "error",  # reason + traceback text for FAILED trials
+)
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths inside one run directory."""
+
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / CONFIG
+
+    @property
+    def database(self) -> Path:
+        return self.path / DATABASE
+
+    @property
+    def trials_csv(self) -> Path:
+        return self.path / TRIALS_CSV
+
+    @property
+    def best(self) -> Path:
+        return self.path / BEST
+
+    @property
+    def storage_url(self) -> str:
+        """The study's storage URL, from config.json when it names one, else the SQLite file."""
+        if self.config.is_file():
+            url = self.read_config().get("storage")
+            if url:
+                return str(url)
+        return f"sqlite:///{self.database.resolve()}"
+
+    def read_config(self) -> dict[str, Any]:
+        """The run's config.json.
+
+        Raises:
+            ConfigError: the directory is not a sparktf run directory.
+        """
+        if not self.config.is_file():
+            raise ConfigError(
+                f"{self.path} is not a sparktf run directory: {CONFIG} is missing "
+                "(create one with 'sparktf tune --out DIR')"
+            )
+        try:
+            data = json.loads(self.config.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{self.config} is unreadable or not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.config} must hold a JSON object")
+        return data
