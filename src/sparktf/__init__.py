@@ -7,14 +7,49 @@ imported only when used.
 
 from __future__ import annotations
 
-from sparktf.errors import ConfigError, DataError, SparkTFError, TrialFailed
+import importlib
+from typing import Any
+
+from sparktf.errors import ConfigError, DataError, SparkTFError, TrialFailed, TrialPruned
+from sparktf.search.space import SearchSpace, choice, grid, loguniform, randint, uniform
 
 __version__ = "0.1.0"
+
+# name -> "module:attribute", imported on first use so that `import sparktf` stays light
+_LAZY = {
+    "tune": "sparktf.tuning:tune",
+    "TuneResult": "sparktf.tuning:TuneResult",
+    "report_step": "sparktf.execution.context:report",
+    "ReportCallback": "sparktf.keras.callbacks:ReportCallback",
+    "predict": "sparktf.inference:predict",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, _, attr = _LAZY[name].partition(":")
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sparktf' has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigError",
     "DataError",
+    "ReportCallback",
+    "SearchSpace",
     "SparkTFError",
     "TrialFailed",
+    "TrialPruned",
+    "TuneResult",
     "__version__",
+    "choice",
+    "grid",
+    "loguniform",
+    "predict",
+    "randint",
+    "report_step",
+    "tune",
+    "uniform",
 ]

@@ -45,3 +45,10 @@ class TrialFailed(SparkTFError):
         super().__init__(reason)
         self.reason = reason
         self.traceback_text = traceback_text
+
+
+class TrialPruned(SparkTFError):
+    """Raised by :func:`sparktf.report` when the driver stops a hopeless trial.
+
+    Let it propagate out of the objective: the trial is recorded as PRUNED with its curve.
+    """

@@ -1,0 +1,184 @@
+"""``sparktf tune``: distributed hyperparameter search on Spark."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sparktf.errors import ConfigError
+
+EXAMPLES = """examples:
+  sparktf tune --model mnist_cnn --dataset fashion-mnist --space space.yaml --trials 32 \\
+      --sampler tpe --seed 7 --master 'local[4]' --out runs/fmnist-1
+  sparktf tune --resume runs/fmnist-1          # continue an interrupted study
+  sparktf tune --objective mypkg.objectives:train --space space.json --metric loss \\
+      --direction minimize --out runs/custom
+
+space file (YAML or JSON), one entry per hyperparameter:
+  neurons:       {type: choice, values: [64, 256, 1024]}
+  learning_rate: {type: loguniform, low: 1.0e-5, high: 1.0e-2}
+  batch_size:    {type: int, low: 32, high: 256, log: true}
+  dropout:       {type: uniform, low: 0.2, high: 0.6}
+  optimizer:     {type: grid, values: [adam, sgd]}
+  epochs: 3      # fixed value
+
+outputs in --out: study.db (Optuna), trials.csv, best/ (model.keras, params.json,
+metrics.json), config.json, report.html and figures."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _conf(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def register(sub: Any) -> None:
+    """Add ``tune`` to the CLI."""
+    from sparktf.search.study import PRUNERS, SAMPLERS
+
+    p = sub.add_parser(
+        "tune",
+        help="distributed hyperparameter search (each trial one Spark task)",
+        description="Search hyperparameters of a Keras model (or any objective) with Optuna, "
+        "running each trial as a Spark task; data is broadcast once per executor; hopeless "
+        "trials are stopped early; results go to a run directory.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = p.add_argument_group("what to tune")
+    what.add_argument("--model", help="model family (mnist_cnn)")
+    what.add_argument(
+        "--objective",
+        metavar="MODULE:FUNCTION",
+        help="your own objective f(params, data) -> float|dict, or a Keras "
+        "builder build(params) -> compiled model",
+    )
+    what.add_argument("--space", help="search space file (YAML or JSON)")
+    what.add_argument(
+        "--dataset",
+        default=None,
+        help="data set for Keras models: fashion-mnist (default) or mnist",
+    )
+    what.add_argument("--data-dir", help="directory holding the data set's IDX files")
+    what.add_argument("--train-subset", type=int, help="use only the first N training images")
+    what.add_argument("--test-subset", type=int, help="use only the first N test images")
+    what.add_argument(
+        "--val-fraction",
+        type=float,
+        help="share of the training images held out for validation (default 0.1)",
+    )
+    search = p.add_argument_group("search")
+    search.add_argument("--trials", type=int, help="number of trials to finish (default 20)")
+    search.add_argument("--sampler", choices=SAMPLERS, help="default: tpe")
+    search.add_argument("--seed", type=int, help="sampler seed (reproducible searches)")
+    search.add_argument("--metric", help="metric to optimise (default: val_accuracy)")
+    search.add_argument(
+        "--direction",
+        choices=("maximize", "minimize"),
+        help="default: from the metric's name (accuracy: maximize, else minimize)",
+    )
+    search.add_argument(
+        "--pruner",
+        choices=PRUNERS,
+        help="early stopping: auto (= asha when epochs > 1), asha, hyperband, median, none",
+    )
+    search.add_argument("--min-epochs", type=int, help="first rung / warm-up epochs (default 1)")
+    search.add_argument("--reduction-factor", type=int, help="ASHA/Hyperband eta (default 3)")
+    run = p.add_argument_group("execution")
+    run.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    run.add_argument(
+        "--conf",
+        type=_conf,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Spark configuration (repeatable)",
+    )
+    run.add_argument("--parallelism", type=int, help="trials in flight (default: task slots)")
+    run.add_argument(
+        "--max-retries",
+        type=int,
+        help="re-runs of a trial whose worker crashed or executor was lost (default 1)",
+    )
+    run.add_argument(
+        "--trial-timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="cancel a trial's Spark job after this long",
+    )
+    run.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="stop the study after this long (running trials are cancelled)",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument("--out", help="run directory (default: runs/study-TIME)")
+    out.add_argument("--resume", metavar="RUN_DIR", help="continue the study in RUN_DIR")
+    out.add_argument("--storage", help="Optuna storage URL (default: sqlite in the run dir)")
+    out.add_argument("--study-name", help="study name in the storage (default: sparktf)")
+    out.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
+    out.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=run_tune)
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    """Run (or resume) a study and print the best trial."""
+    from sparktf.tuning import tune
+
+    if args.resume:
+        if args.out and args.out != args.resume:
+            raise ConfigError("--resume RUN_DIR already names the run directory; drop --out")
+        objective: Any = None
+    else:
+        if bool(args.model) == bool(args.objective):
+            raise ConfigError("give exactly one of --model NAME or --objective MODULE:FUNCTION")
+        if not args.space:
+            raise ConfigError("--space FILE is required (see 'sparktf tune --help')")
+        objective = args.model or args.objective
+    spark = None
+    if args.conf:
+        from sparktf.spark import session
+
+        spark = session(args.master, app_name="sparktf-tune", conf=dict(args.conf))
+    result = tune(
+        objective,
+        args.space,
+        data=args.dataset,
+        trials=args.trials,
+        metric=args.metric,
+        direction=args.direction,
+        sampler=args.sampler,
+        seed=args.seed,
+        pruner=args.pruner,
+        min_epochs=args.min_epochs,
+        reduction_factor=args.reduction_factor,
+        parallelism=args.parallelism,
+        master=args.master,
+        spark=spark,
+        out=args.resume or args.out,
+        resume=bool(args.resume),
+        storage=args.storage,
+        study_name=args.study_name,
+        max_retries=args.max_retries,
+        trial_timeout=args.trial_timeout,
+        timeout=args.timeout,
+        val_fraction=args.val_fraction,
+        data_dir=args.data_dir,
+        train_subset=args.train_subset,
+        test_subset=args.test_subset,
+        show_progress=not args.quiet,
+        write_report=not args.no_report,
+    )
+    return 0 if result.best_params is not None else 1

@@ -1,0 +1,1 @@
+"""Running trials on Spark: driver-side dispatcher, executor-side runner, report channel."""

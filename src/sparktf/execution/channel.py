@@ -1,0 +1,164 @@
+"""The executor → driver report channel: intermediate metrics in, "continue"/"stop" out.
+
+A small HTTP server on the driver, bound to the driver's address (reachable from executors on a
+real cluster, not only loopback). Each request carries the study's secret in a header; JSON
+only (network input is never unpickled); bodies are bounded. If the client cannot reach the
+server, it says so once and the trial keeps training without pruning.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+log = logging.getLogger("sparktf.channel")
+
+MAX_BODY = 16 * 1024
+TOKEN_HEADER = "X-SparkTF-Token"
+
+# handler(trial_number, step, value) -> True to stop the trial
+ReportHandler = Callable[[int, int, float], bool]
+
+
+@dataclass(frozen=True)
+class ChannelAddress:
+    """What an executor needs to reach the channel: URL and secret."""
+
+    url: str
+    token: str
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("channel: " + format, *args)
+
+    def _answer(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        token = self.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(token.encode(), self.server.token.encode()):
+            self.server.refused += 1
+            log.warning(
+                "channel: refused a report from %s without the study's secret",
+                self.client_address[0],
+            )
+            self._answer(403, {"error": "forbidden"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length", "-1"))
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self._answer(413, {"error": f"body must be 0..{MAX_BODY} bytes"})
+            return
+        try:
+            msg = json.loads(self.rfile.read(length))
+            trial = int(msg["trial"])
+            step = int(msg["step"])
+            value = float(msg["value"])
+        except (ValueError, KeyError, TypeError):
+            self._answer(400, {"error": "expected JSON {trial: int, step: int, value: float}"})
+            return
+        try:
+            stop = self.server.on_report(trial, step, value)
+        except Exception as exc:  # never let one bad report kill the server
+            log.warning("channel: report of trial %s failed: %s", trial, exc)
+            stop = False
+        self._answer(200, {"action": "stop" if stop else "continue"})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    token: str
+    on_report: ReportHandler
+    refused: int = 0
+
+
+class ChannelServer:
+    """The driver's side. Use as a context manager.
+
+    Args:
+        on_report: called for every authenticated report; returns True to stop the trial.
+        host: the address to bind and advertise (default: the driver's address).
+    """
+
+    def __init__(self, on_report: ReportHandler, host: str = "127.0.0.1") -> None:
+        self._server = _Server((host, 0), _Handler)
+        self._server.token = secrets.token_urlsafe(32)
+        self._server.on_report = on_report
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="sparktf-channel"
+        )
+        port = self._server.server_address[1]
+        advertised = host if host not in ("0.0.0.0", "") else socket.gethostname()
+        self.address = ChannelAddress(f"http://{advertised}:{port}/report", self._server.token)
+
+    @property
+    def refused(self) -> int:
+        """Requests refused for a wrong or missing secret."""
+        return self._server.refused
+
+    def __enter__(self) -> ChannelServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class ChannelClient:
+    """The executor's side: ``report(step, value)`` → True when the driver says stop.
+
+    On the first failure to reach the driver, pruning is switched off for this trial and
+    ``warning`` says why; training goes on.
+    """
+
+    def __init__(self, address: ChannelAddress | None, trial: int, timeout: float = 10.0) -> None:
+        self._address = address
+        self._trial = trial
+        self._timeout = timeout
+        self.warning: str | None = None if address else "no report channel: pruning is off"
+
+    def report(self, step: int, value: float) -> bool:
+        """Send one intermediate value; return True when the trial should stop."""
+        if self._address is None or self.warning is not None:
+            return False
+        body = json.dumps({"trial": self._trial, "step": int(step), "value": float(value)})
+        req = urllib.request.Request(
+            self._address.url,
+            data=body.encode(),
+            headers={"Content-Type": "application/json", TOKEN_HEADER: self._address.token},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self._timeout) as resp:
+                answer = json.loads(resp.read(MAX_BODY))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            self.warning = (
+                f"trial {self._trial}: cannot reach the driver's report channel at "
+                f"{self._address.url} ({reason}); pruning is off for this trial, it trains to "
+                "the end"
+            )
+            log.warning(self.warning)
+            return False
+        return bool(answer.get("action") == "stop")

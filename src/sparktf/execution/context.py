@@ -1,0 +1,72 @@
+"""The running trial, as seen from inside an objective on an executor.
+
+``report(step, value)`` sends one point of the learning curve to the driver; when the driver's
+pruner says stop, it raises :class:`~sparktf.errors.TrialPruned`. Outside a trial (for example
+when debugging an objective locally) it only records nothing and returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparktf.errors import TrialPruned
+from sparktf.execution.channel import ChannelClient
+
+
+@dataclass
+class TrialContext:
+    """Mutable state of the trial running in this worker."""
+
+    number: int
+    params: dict[str, Any]
+    client: ChannelClient
+    curve: dict[int, float] = field(default_factory=dict)
+    pruned_at: int | None = None
+
+    def should_stop(self, step: int, value: float) -> bool:
+        """Record ``value`` at ``step``, report it, and return True when the trial must stop."""
+        self.curve[int(step)] = float(value)
+        if not math.isfinite(value):
+            return False
+        if self.client.report(step, value):
+            self.pruned_at = int(step)
+            return True
+        return False
+
+
+_current: ContextVar[TrialContext | None] = ContextVar("sparktf_trial", default=None)
+
+
+def current_trial() -> TrialContext | None:
+    """The trial running in this worker, or None outside a trial."""
+    return _current.get()
+
+
+@contextmanager
+def trial_context(ctx: TrialContext) -> Iterator[TrialContext]:
+    """Make ``ctx`` the current trial inside the block."""
+    token = _current.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+
+
+def report(step: int, value: float) -> None:
+    """Report an intermediate value of the optimised metric (e.g. after each epoch).
+
+    Args:
+        step: the step (epoch) number, increasing, starting at 1.
+        value: the metric at that step.
+
+    Raises:
+        TrialPruned: the driver's pruner stopped this trial; let it propagate.
+    """
+    ctx = current_trial()
+    if ctx is not None and ctx.should_stop(step, value):
+        raise TrialPruned(f"trial {ctx.number} pruned at step {step} (value {value:.6g})")

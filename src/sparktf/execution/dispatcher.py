@@ -1,0 +1,363 @@
+"""Driver side: ask Optuna for trials, run each as one Spark task, tell Optuna how it ended.
+
+Dispatch is event-driven: ``concurrent.futures.wait(FIRST_COMPLETED)`` wakes the loop the moment
+a trial's Spark job returns, and the freed slot gets its next trial at once. Each attempt is its
+own Spark job group, so one trial can be cancelled (timeout, Ctrl-C) without touching the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sparktf.execution.channel import ChannelServer
+from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask, partition_runner
+
+if TYPE_CHECKING:
+    import optuna
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger("sparktf.dispatch")
+
+INTERRUPTED = "interrupted"  # user attr on trials cut short by Ctrl-C, --timeout or driver loss
+
+
+@dataclass
+class _Running:
+    trial: optuna.Trial
+    params: dict[str, Any]
+    attempt: int
+    group: str
+    started: float
+    deadline: float | None
+    cancel_reason: str | None = None
+    reported: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    """What the dispatcher needs from the tune configuration."""
+
+    trials: int
+    parallelism: int
+    metric: str
+    direction: str
+    monitor: str
+    max_retries: int = 1
+    trial_timeout: float | None = None
+    timeout: float | None = None
+    val_fraction: float = 0.1
+    channel: bool = True
+
+
+class Dispatcher:
+    """Runs a study's trials on Spark until ``settings.trials`` of them have finished.
+
+    Args:
+        spark: the session.
+        study: the Optuna study (storage already opened).
+        suggest: turns a fresh ``optuna.Trial`` into a parameter dict.
+        objective: what each trial runs.
+        data: the data to broadcast once (None for none).
+        settings: counts, metric, timeouts.
+        on_finished: called on the driver after each trial is told to Optuna.
+        on_event: called with a short text for the progress display (retries, warnings).
+    """
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        study: optuna.Study,
+        suggest: Callable[[optuna.Trial], dict[str, Any]],
+        objective: Objective,
+        data: Any,
+        settings: DispatchSettings,
+        on_finished: Callable[[optuna.Trial, TrialOutcome | None], None],
+        on_event: Callable[[str], None],
+    ) -> None:
+        self.spark = spark
+        self.sc = spark.sparkContext
+        self.study = study
+        self.suggest = suggest
+        self.objective = objective
+        self.data = data
+        self.s = settings
+        self.on_finished = on_finished
+        self.on_event = on_event
+        self.lock = threading.RLock()  # every Optuna call goes through it
+        self.running: dict[Future[TrialOutcome], _Running] = {}
+        self.by_number: dict[int, _Running] = {}
+        self.best_value: float | None = None
+        self.stopping = False
+        self.refused_reports = 0
+
+    # -- counting ----------------------------------------------------------------------------
+
+    def finished_count(self) -> int:
+        """Trials that count towards the target (interrupted ones do not)."""
+        import optuna
+
+        done = (
+            optuna.trial.TrialState.COMPLETE,
+            optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.FAIL,
+        )
+        with self.lock:
+            trials = self.study.get_trials(deepcopy=False, states=done)
+        return sum(1 for t in trials if not t.user_attrs.get(INTERRUPTED))
+
+    # -- channel -----------------------------------------------------------------------------
+
+    def _on_report(self, number: int, step: int, value: float) -> bool:
+        with self.lock:
+            run = self.by_number.get(number)
+            if run is None or not math.isfinite(value):
+                return False
+            if step not in run.reported:
+                run.trial.report(value, step)
+                run.reported.add(step)
+            return bool(run.trial.should_prune())
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    def _run_job(self, task: TrialTask, group: str, fn: Any) -> TrialOutcome:
+        self.sc.setJobGroup(
+            group, f"sparktf trial {task.number} attempt {task.attempt}", interruptOnCancel=True
+        )
+        out = self.sc.parallelize([task], 1).mapPartitions(fn).collect()
+        if len(out) != 1:
+            raise RuntimeError(f"trial {task.number}: expected 1 outcome, got {len(out)}")
+        result: TrialOutcome = out[0]
+        return result
+
+    def _submit(self, pool: ThreadPoolExecutor, run: _Running, fn: Any, channel: Any) -> None:
+        task = TrialTask(
+            number=run.trial.number,
+            params=run.params,
+            attempt=run.attempt,
+            metric=self.s.metric,
+            direction=self.s.direction,
+            monitor=self.s.monitor,
+            channel=channel,
+            best_value=self.best_value,
+            val_fraction=self.s.val_fraction,
+        )
+        run.started = time.time()
+        run.deadline = run.started + self.s.trial_timeout if self.s.trial_timeout else None
+        fut = pool.submit(self._run_job, task, run.group, fn)
+        self.running[fut] = run
+        self.by_number[run.trial.number] = run
+
+    def _new_trial(self) -> _Running:
+        with self.lock:
+            trial = self.study.ask()
+            params = self.suggest(trial)
+        return _Running(trial, params, 1, f"sparktf-{trial.number}-1", time.time(), None)
+
+    # -- finishing ---------------------------------------------------------------------------
+
+    def _tell(
+        self,
+        run: _Running,
+        outcome: TrialOutcome | None,
+        state: Any,
+        error: str | None = None,
+        interrupted: bool = False,
+    ) -> None:
+        import optuna
+
+        trial = run.trial
+        with self.lock:
+            attrs: dict[str, Any] = {"attempts": run.attempt}
+            if outcome is not None:
+                for step, value in sorted(outcome.curve.items()):
+                    if step not in run.reported and math.isfinite(value):
+                        trial.report(value, step)
+                        run.reported.add(step)
+                attrs.update(
+                    worker_host=outcome.host,
+                    worker_pid=outcome.pid,
+                    run_start=outcome.run_start,
+                    run_end=outcome.run_end,
+                    compute_s=outcome.compute_s,
+                    epochs_completed=max(outcome.curve, default=0),
+                    metrics=outcome.metrics,
+                    data_cache_hit=outcome.data_cache_hit,
+                )
+                if outcome.pruned_at is not None:
+                    attrs["pruned_at_epoch"] = outcome.pruned_at
+                if outcome.warnings:
+                    attrs["warnings"] = list(outcome.warnings)
+            else:
+                attrs.update(
+                    run_start=run.started, run_end=time.time(), compute_s=time.time() - run.started
+                )
+            if error:
+                attrs["error"] = error
+            if interrupted:
+                attrs[INTERRUPTED] = True
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+            if state == optuna.trial.TrialState.COMPLETE:
+                assert outcome is not None and outcome.value is not None
+                self.study.tell(trial, outcome.value)
+            else:
+                self.study.tell(trial, state=state)
+            self.by_number.pop(trial.number, None)
+        self.on_finished(trial, outcome)
+
+    def _finish(self, run: _Running, outcome: TrialOutcome) -> None:
+        import optuna
+
+        for w in outcome.warnings:
+            self.on_event(w)
+        if outcome.state is Outcome.COMPLETE:
+            assert outcome.value is not None
+            if self._is_better(outcome.value):
+                self.best_value = outcome.value
+            self._tell(run, outcome, optuna.trial.TrialState.COMPLETE)
+        elif outcome.state is Outcome.PRUNED:
+            self._tell(run, outcome, optuna.trial.TrialState.PRUNED)
+        else:
+            self._tell(run, outcome, optuna.trial.TrialState.FAIL, error=outcome.error)
+
+    def _is_better(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        if self.s.direction == "maximize":
+            return value > self.best_value
+        return value < self.best_value
+
+    def _cancel(self, run: _Running, reason: str) -> None:
+        if run.cancel_reason is None:
+            run.cancel_reason = reason
+            self.sc.cancelJobGroup(run.group)
+
+    # -- main loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run trials until the target count is reached, the study times out, or Ctrl-C.
+
+        Raises:
+            KeyboardInterrupt: after cancelling the running trials and recording them.
+        """
+        import optuna
+
+        FAIL = optuna.trial.TrialState.FAIL
+        data_bc = self.sc.broadcast(self.data) if self.data is not None else None
+        fn = partition_runner(self.objective, data_bc)
+        host = self.sc.getConf().get("spark.driver.host", "127.0.0.1") or "127.0.0.1"
+        study_deadline = time.time() + self.s.timeout if self.s.timeout else None
+        with (
+            ChannelServer(self._on_report, host=host) as channel,
+            ThreadPoolExecutor(
+                max_workers=self.s.parallelism, thread_name_prefix="sparktf-trial"
+            ) as pool,
+        ):
+            address = channel.address if self.s.channel else None
+            try:
+                while True:
+                    now = time.time()
+                    if study_deadline and now >= study_deadline and not self.stopping:
+                        self.stopping = True
+                        self.on_event("study timeout reached: cancelling running trials")
+                        for run in self.running.values():
+                            self._cancel(run, "the study's --timeout was reached")
+                    if not self.stopping:
+                        needed = self.s.trials - self.finished_count() - len(self.running)
+                        while needed > 0 and len(self.running) < self.s.parallelism:
+                            self._submit(pool, self._new_trial(), fn, address)
+                            needed -= 1
+                    if not self.running:
+                        break
+                    deadlines = [r.deadline for r in self.running.values() if r.deadline]
+                    if study_deadline and not self.stopping:
+                        deadlines.append(study_deadline)
+                    timeout = max(0.0, min(deadlines) - time.time()) if deadlines else None
+                    done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
+                    now = time.time()
+                    for fut, run in list(self.running.items()):
+                        if fut not in done and run.deadline and now >= run.deadline:
+                            self._cancel(
+                                run, f"timed out after {self.s.trial_timeout:g}s (--trial-timeout)"
+                            )
+                    for fut in done:
+                        run = self.running.pop(fut)
+                        self._complete(pool, fut, run, fn, address, FAIL)
+            except KeyboardInterrupt:
+                self.stopping = True
+                self.on_event("interrupted: cancelling running trials")
+                for run in self.running.values():
+                    self._cancel(run, "interrupted by the user (Ctrl-C)")
+                wait(list(self.running), timeout=60)
+                for fut, run in list(self.running.items()):
+                    self.running.pop(fut)
+                    self._tell(run, None, FAIL, error=run.cancel_reason, interrupted=True)
+                raise
+            finally:
+                self.refused_reports = channel.refused
+                if data_bc is not None:
+                    data_bc.unpersist()
+
+    def _complete(
+        self,
+        pool: ThreadPoolExecutor,
+        fut: Future[TrialOutcome],
+        run: _Running,
+        fn: Any,
+        address: Any,
+        FAIL: Any,
+    ) -> None:
+        exc = fut.exception()
+        if exc is None:
+            self._finish(run, fut.result())
+            return
+        if run.cancel_reason is not None:
+            interrupted = "timed out" not in run.cancel_reason
+            self._tell(run, None, FAIL, error=run.cancel_reason, interrupted=interrupted)
+            return
+        reason = _spark_failure(exc)
+        if run.attempt <= self.s.max_retries and not self.stopping:
+            self.on_event(
+                f"trial {run.trial.number}: {reason}; retrying "
+                f"(attempt {run.attempt + 1} of {self.s.max_retries + 1})"
+            )
+            retry = _Running(
+                run.trial,
+                run.params,
+                run.attempt + 1,
+                f"sparktf-{run.trial.number}-{run.attempt + 1}",
+                time.time(),
+                None,
+                reported=run.reported,
+            )
+            self._submit(pool, retry, fn, address)
+            return
+        self._tell(
+            run,
+            None,
+            FAIL,
+            error=f"{reason} (after {run.attempt} attempt(s))\n{_first_lines(str(exc), 30)}",
+        )
+
+
+def _first_lines(text: str, n: int) -> str:
+    return "\n".join(text.splitlines()[:n])
+
+
+def _spark_failure(exc: BaseException) -> str:
+    text = str(exc)
+    if "exited unexpectedly" in text or "crashed" in text or "EOFError" in text:
+        return "the Python worker crashed"
+    if "ExecutorLostFailure" in text or "executor lost" in text.lower():
+        return "the executor was lost"
+    if "cancelled" in text.lower():
+        return "the Spark job was cancelled"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"the Spark task failed: {first[:300]}"

@@ -1,0 +1,210 @@
+"""Executor side: run one trial inside a Spark task and describe how it ended.
+
+Everything here runs in a Spark Python worker. Workers are reused across tasks, so the data
+(prepared from the broadcast once per worker process) and TensorFlow (imported once) stay
+loaded between trials. Exceptions of the objective never escape: they become a FAILED outcome
+with the traceback as text. Only a crash of the worker itself fails the Spark task, and the
+driver retries it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from sparktf.errors import TrialPruned
+from sparktf.execution.channel import ChannelAddress, ChannelClient
+from sparktf.execution.context import TrialContext, trial_context
+from sparktf.keras.threads import configure_threads, task_cpus, task_gpus, visible_gpus
+
+
+class ObjectiveKind(str, Enum):
+    """How an objective is run."""
+
+    FAMILY = "family"  # a named sparktf model family (mnist_cnn)
+    BUILD = "build"  # build(params) -> compiled keras.Model; sparktf trains and evaluates it
+    FUNCTION = "function"  # f(params, data) -> float | dict
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a trial runs. Travels to the executors (pickled by Spark with cloudpickle)."""
+
+    kind: ObjectiveKind
+    name: str
+    fn: Callable[..., Any] | None = None
+    input_shape: tuple[int, ...] = (28, 28, 1)
+    scale: float = 1.0 / 255.0
+
+    def builder(self) -> Callable[[Mapping[str, Any]], Any]:
+        """The Keras model builder (FAMILY and BUILD objectives)."""
+        if self.kind is ObjectiveKind.FAMILY:
+            from sparktf.keras.models import get_family
+
+            return get_family(self.name).build
+        assert self.fn is not None
+        return self.fn
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """One attempt at one trial, as sent to an executor."""
+
+    number: int
+    params: dict[str, Any]
+    attempt: int
+    metric: str
+    direction: str
+    monitor: str
+    channel: ChannelAddress | None
+    best_value: float | None
+    val_fraction: float = 0.1
+
+
+class Outcome(str, Enum):
+    """How a trial attempt ended on the executor."""
+
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """The executor's answer for one trial attempt (the Spark task's result)."""
+
+    number: int
+    state: Outcome
+    value: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    curve: dict[int, float] = field(default_factory=dict)
+    pruned_at: int | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    host: str = ""
+    pid: int = 0
+    run_start: float = 0.0
+    run_end: float = 0.0
+    data_cache_hit: bool = False
+    model_bytes: bytes | None = None
+
+    @property
+    def compute_s(self) -> float:
+        """Seconds the trial held its slot on the executor."""
+        return self.run_end - self.run_start
+
+
+# Per worker process: prepared data keyed by broadcast id (kept across reused tasks).
+_DATA_CACHE: dict[Any, Any] = {}
+
+
+def _data_for(objective: Objective, data_bc: Any, val_fraction: float) -> tuple[Any, bool]:
+    if data_bc is None:
+        return None, True
+    key = (getattr(data_bc, "_path", None) or id(data_bc), objective.kind, val_fraction)
+    if key in _DATA_CACHE:
+        return _DATA_CACHE[key], True
+    raw = data_bc.value
+    if objective.kind is ObjectiveKind.FUNCTION:
+        prepared = raw
+    else:
+        from sparktf.keras.training import prepare_images
+
+        prepared = prepare_images(raw, objective.input_shape, objective.scale, val_fraction)
+    _DATA_CACHE.clear()  # one study's data at a time per worker
+    _DATA_CACHE[key] = prepared
+    return prepared, False
+
+
+def _better(value: float, best: float | None, direction: str) -> bool:
+    if best is None:
+        return True
+    return value > best if direction == "maximize" else value < best
+
+
+def _value_from(result: Any, metric: str) -> tuple[float, dict[str, float]]:
+    if isinstance(result, Mapping):
+        metrics = {str(k): float(v) for k, v in result.items() if isinstance(v, (int, float))}
+        if metric not in metrics:
+            raise ValueError(
+                f"the objective returned {sorted(result)} but not the optimised metric {metric!r}"
+            )
+        return metrics[metric], metrics
+    if isinstance(result, (int, float)) and not isinstance(result, bool):
+        return float(result), {metric: float(result)}
+    raise TypeError(f"the objective must return a number or a dict, got {type(result).__name__}")
+
+
+def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutcome:
+    """Run one trial attempt and return its outcome (never raises for objective errors)."""
+    start = time.time()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    configure_threads(task_cpus())
+    client = ChannelClient(task.channel, task.number)
+    ctx = TrialContext(task.number, dict(task.params), client)
+    common: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    state, value, error, model_bytes = Outcome.COMPLETE, None, None, None
+    metrics: dict[str, float] = {}
+    cache_hit = False
+    try:
+        data, cache_hit = _data_for(objective, data_bc, task.val_fraction)
+        with trial_context(ctx), visible_gpus(task_gpus()):
+            if objective.kind is ObjectiveKind.FUNCTION:
+                assert objective.fn is not None
+                value, metrics = _value_from(objective.fn(dict(task.params), data), task.metric)
+            else:
+                from sparktf.keras.training import model_to_bytes, train_keras
+
+                metrics, model = train_keras(objective.builder(), task.params, data, task.monitor)
+                value, metrics = _value_from(metrics, task.metric)
+                if math.isfinite(value) and _better(value, task.best_value, task.direction):
+                    model_bytes = model_to_bytes(model)
+        if ctx.pruned_at is not None:  # a Keras callback stopped training
+            state, value = Outcome.PRUNED, ctx.curve.get(ctx.pruned_at)
+            model_bytes = None
+        elif value is None or not math.isfinite(value):
+            state, error = Outcome.FAILED, f"the metric {task.metric!r} is {value} (not finite)"
+            model_bytes = None
+    except TrialPruned:
+        state, value = Outcome.PRUNED, ctx.curve.get(ctx.pruned_at or -1)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the objective's own errors, sys.exit() included
+        state = Outcome.FAILED
+        error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    warnings = (client.warning,) if client.warning and task.channel else ()
+    return TrialOutcome(
+        number=task.number,
+        state=state,
+        value=value,
+        metrics=metrics,
+        curve=dict(ctx.curve),
+        pruned_at=ctx.pruned_at,
+        error=error,
+        warnings=warnings,
+        run_start=start,
+        run_end=time.time(),
+        data_cache_hit=cache_hit,
+        model_bytes=model_bytes,
+        **common,
+    )
+
+
+def partition_runner(
+    objective: Objective, data_bc: Any
+) -> Callable[[Iterator[TrialTask]], Iterator[TrialOutcome]]:
+    """The function given to ``mapPartitions``: consumes its whole input (so that Spark can
+    reuse the Python worker) and yields one outcome per task."""
+
+    def run(tasks: Iterator[TrialTask]) -> Iterator[TrialOutcome]:
+        for task in list(tasks):
+            yield run_trial(task, objective, data_bc)
+
+    return run

@@ -1,0 +1,31 @@
+"""A Keras callback that reports the monitored validation metric after every epoch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from sparktf.execution.context import current_trial
+
+
+class ReportCallback(keras.callbacks.Callback):
+    """Report ``monitor`` to the driver after each epoch; stop training when told to.
+
+    Works inside a sparktf trial; outside one it does nothing. When the driver prunes the
+    trial, training ends at the end of the current epoch and the history is kept.
+
+    Args:
+        monitor: the Keras log key to report (default ``val_accuracy``).
+    """
+
+    def __init__(self, monitor: str = "val_accuracy") -> None:
+        super().__init__()
+        self.monitor = monitor
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        ctx = current_trial()
+        logs = logs or {}
+        if ctx is None or self.monitor not in logs:
+            return
+        if ctx.should_stop(epoch + 1, float(logs[self.monitor])):
+            self.model.stop_training = True

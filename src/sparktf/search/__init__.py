@@ -1,0 +1,1 @@
+"""Search spaces and Optuna wiring (no Spark, no TensorFlow)."""

@@ -1,0 +1,127 @@
+"""Optuna wiring: samplers, pruners and storage of a study. No Spark, no TensorFlow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sparktf.errors import ConfigError
+from sparktf.search.space import SearchSpace
+
+if TYPE_CHECKING:
+    import optuna
+
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
+PRUNERS = ("auto", "asha", "hyperband", "median", "none")
+
+
+def make_sampler(name: str, space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
+    """Build the Optuna sampler ``name`` (tpe, random, grid, cmaes, gp), seeded.
+
+    Raises:
+        ConfigError: unknown sampler, or a grid over a continuous domain.
+    """
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, constant_liar=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    raise ConfigError(f"unknown sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
+
+
+def resolve_pruner(name: str, max_epochs: int | None) -> str:
+    """Turn ``auto`` into ``asha`` when trials train more than one epoch, else ``none``."""
+    if name not in PRUNERS:
+        raise ConfigError(f"unknown pruner {name!r}: expected one of {', '.join(PRUNERS)}")
+    if name != "auto":
+        return name
+    return "asha" if max_epochs is not None and max_epochs > 1 else "none"
+
+
+def make_pruner(
+    name: str,
+    min_epochs: int = 1,
+    reduction_factor: int = 3,
+    max_epochs: int | None = None,
+) -> optuna.pruners.BasePruner:
+    """Build the Optuna pruner ``name`` (asha, hyperband, median, none).
+
+    Args:
+        name: a resolved pruner name (not ``auto``).
+        min_epochs: the first rung / warm-up in epochs (reported steps).
+        reduction_factor: ASHA/Hyperband's η.
+        max_epochs: the largest number of epochs a trial trains (Hyperband's max resource).
+
+    Raises:
+        ConfigError: unknown name or invalid numbers.
+    """
+    import optuna
+
+    if min_epochs < 1:
+        raise ConfigError(f"--min-epochs must be >= 1, got {min_epochs}")
+    if reduction_factor < 2:
+        raise ConfigError(f"--reduction-factor must be >= 2, got {reduction_factor}")
+    if name == "asha":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=min_epochs, reduction_factor=reduction_factor
+        )
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=min_epochs,
+            max_resource=max_epochs if max_epochs else "auto",
+            reduction_factor=reduction_factor,
+        )
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=min_epochs - 1)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"unknown pruner {name!r}: expected one of {', '.join(PRUNERS[1:])}")
+
+
+def open_study(
+    storage: str,
+    study_name: str,
+    direction: str,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    resume: bool,
+) -> optuna.Study:
+    """Create a new study, or load an existing one when ``resume``.
+
+    Raises:
+        ConfigError: a new study whose name already exists in the storage (without ``resume``),
+            or ``resume`` of a study that does not exist.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if direction not in ("maximize", "minimize"):
+        raise ConfigError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
+    if resume:
+        try:
+            return optuna.load_study(
+                study_name=study_name, storage=storage, sampler=sampler, pruner=pruner
+            )
+        except KeyError:
+            raise ConfigError(
+                f"cannot resume: no study {study_name!r} in {storage}; start it without --resume"
+            ) from None
+    try:
+        return optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            direction="maximize" if direction == "maximize" else "minimize",
+            sampler=sampler,
+            pruner=pruner,
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ConfigError(
+            f"a study named {study_name!r} already exists in {storage}; continue it with "
+            "--resume or choose another --out/--study-name"
+        ) from None
