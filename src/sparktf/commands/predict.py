@@ -1,0 +1,205 @@
+"""``sparktf predict``: apply a trained model to many images with Spark."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+EPILOG = """\
+examples:
+  sparktf predict --model runs/fmnist-1 --input 'images/**/*.png' --out preds.parquet
+  sparktf predict --model classify_image_graph_def.pb --input-tensor DecodeJpeg/contents:0 \\
+      --output-tensor softmax:0 --labels labels.txt --urls urls.txt --top-k 5 --out preds.json
+  sparktf predict --model mobilenet_v2 --weights mobilenet_v2_weights.h5 --input photos/ --top-k 5
+
+Output: one row per input with id (path, URL or index), top_k (label, index, probability;
+best first), probabilities (with --probabilities) and error ("<reason>: <detail>", empty when
+fine). A broken image, a 404 or a timeout fails its own row, never the job.
+"""
+
+
+def register(sub: Any) -> None:
+    """Add ``predict`` to the CLI."""
+    p = sub.add_parser(
+        "predict",
+        help="batch inference: apply a model to many images (files, URLs, Parquet, IDX)",
+        description="Apply a trained model to many images with Spark: the model goes to each "
+        "executor once and is loaded once per Python worker; images are decoded, resized and "
+        "fed in batches on the executors.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m = p.add_argument_group("model")
+    m.add_argument(
+        "--model",
+        required=True,
+        help="a .keras/.h5 file, a TensorFlow SavedModel directory, a frozen GraphDef .pb, a "
+        "'sparktf tune' run directory (its best model), or a keras.applications name such as "
+        "mobilenet_v2, resnet50, inception_v3",
+    )
+    m.add_argument(
+        "--weights",
+        help="keras.applications weights: an .h5 file, 'imagenet' (download; the default) or "
+        "'none' (random weights, for timing only)",
+    )
+    m.add_argument(
+        "--input-tensor",
+        help="GraphDef input tensor (e.g. DecodeJpeg/contents:0 for encoded images, or a float "
+        "batch input such as input:0); SavedModel: the signature's input name",
+    )
+    m.add_argument(
+        "--output-tensor",
+        help="GraphDef output tensor (e.g. softmax:0); SavedModel: the signature's output name",
+    )
+    m.add_argument("--signature", help="SavedModel signature (default: serving_default)")
+    m.add_argument(
+        "--labels",
+        help="label file, one label per line in class-index order (or a JSON list); default: "
+        "the run directory's class names, ImageNet's for keras.applications, else the index",
+    )
+    m.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load .keras files with safe_mode off (runs Lambda layers' code: trusted files only)",
+    )
+
+    i = p.add_argument_group("input (one of --input, --urls)")
+    src = i.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--input",
+        help="image directory (searched recursively for .jpg/.png/...), glob such as "
+        "'images/**/*.png' (quote it), Parquet table with an image-bytes column, or an "
+        "MNIST-format IDX image file",
+    )
+    src.add_argument("--urls", help="text file of http(s) image URLs, one per line")
+    i.add_argument(
+        "--input-format",
+        choices=("auto", "files", "parquet", "idx"),
+        default="auto",
+        help="how to read --input (default: auto, by its form)",
+    )
+    i.add_argument("--image-column", help="Parquet: the column of encoded image bytes")
+    i.add_argument("--id-column", help="Parquet: the column copied to the output's id")
+
+    pre = p.add_argument_group("preprocessing (default: from the model or its run directory)")
+    pre.add_argument("--input-size", help="HEIGHTxWIDTH the images are resized to, e.g. 224x224")
+    pre.add_argument("--channels", type=int, choices=(1, 3), help="1 (grayscale) or 3 (RGB)")
+    pre.add_argument(
+        "--scale",
+        type=float,
+        help="multiply pixels (0..255) by this (default: the run directory's, else 1/255; "
+        "keras.applications models use their own preprocess_input unless this is given)",
+    )
+    pre.add_argument("--offset", type=float, default=0.0, help="add this after scaling")
+    pre.add_argument(
+        "--interpolation",
+        default="bilinear",
+        choices=("nearest", "bilinear", "bicubic", "lanczos", "box", "hamming"),
+        help="resize filter, as in keras.utils.load_img (default: bilinear)",
+    )
+    pre.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="refuse larger images as decompression bombs (default: 40000000)",
+    )
+
+    o = p.add_argument_group("output")
+    o.add_argument(
+        "--out",
+        help="output file: .parquet, .csv or .json (JSON Lines); a local path becomes one file, "
+        "an hdfs:// or s3a:// path a Spark output directory. Without --out each row is "
+        "printed: id, then 'label probability, ...' or the error",
+    )
+    o.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    o.add_argument("--top-k", type=int, default=5, help="labels per image (default: 5)")
+    o.add_argument(
+        "--probabilities", action="store_true", help="also write the full probability vector"
+    )
+
+    x = p.add_argument_group("execution")
+    x.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    x.add_argument(
+        "--batch-size",
+        type=int,
+        default=64,
+        help="images per model call (default: 64; independent of Arrow's batch size)",
+    )
+    x.add_argument(
+        "--partitions", type=int, help="Spark partitions of the input (default: 4 per task slot)"
+    )
+    x.add_argument("--no-progress", action="store_true", help="no progress display")
+
+    u = p.add_argument_group("URLs")
+    u.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per download attempt (default: 10)"
+    )
+    u.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="retries after a timeout, connection error, 429 or 5xx (default: 2)",
+    )
+    u.add_argument(
+        "--max-bytes",
+        type=int,
+        default=50 * 1024 * 1024,
+        help="refuse larger downloads (default: 52428800 = 50 MiB)",
+    )
+    u.add_argument(
+        "--fetch-threads", type=int, default=8, help="parallel downloads per task (default: 8)"
+    )
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~sparktf.inference.PredictConfig` of parsed arguments."""
+    from sparktf.inference.config import PredictConfig, parse_size
+
+    options: dict[str, Any] = {
+        "input_format": "urls" if args.urls else args.input_format,
+        "image_column": args.image_column,
+        "id_column": args.id_column,
+        "input_tensor": args.input_tensor,
+        "output_tensor": args.output_tensor,
+        "signature": args.signature,
+        "weights": args.weights,
+        "safe_mode": not args.unsafe,
+        "labels": args.labels,
+        "input_size": parse_size(args.input_size) if args.input_size else None,
+        "channels": args.channels,
+        "scale": args.scale,
+        "offset": args.offset,
+        "interpolation": args.interpolation,
+        "top_k": args.top_k,
+        "probabilities": args.probabilities,
+        "batch_size": args.batch_size,
+        "partitions": args.partitions,
+        "timeout": args.timeout,
+        "retries": args.retries,
+        "max_bytes": args.max_bytes,
+        "fetch_threads": args.fetch_threads,
+    }
+    if args.max_pixels is not None:
+        options["max_pixels"] = args.max_pixels
+    return PredictConfig.from_options(**options)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the prediction job and print its summary line."""
+    from sparktf.inference.predict import output_format, run_predict
+
+    cfg = config_from_args(args)
+    if args.out is not None:
+        output_format(args.out)  # a bad suffix fails before Spark or TensorFlow start
+    summary = run_predict(
+        args.urls or args.input,
+        args.model,
+        args.out,
+        cfg,
+        master=args.master,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    print(summary.line())
+    return 0

@@ -1,0 +1,299 @@
+"""Where images come from: files (Spark's ``binaryFile``), URLs, Parquet, IDX, or a DataFrame.
+
+Every source becomes a DataFrame of two columns, ``id`` (string: path, URL, index or the id
+column) and the payload: ``content`` (encoded image bytes, or raw pixels for IDX) or ``url``.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import gzip
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparktf.errors import ConfigError
+from sparktf.inference.config import PredictConfig
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff")
+_ID_CANDIDATES = ("id", "path", "url", "key", "file", "filename", "name")
+_IMAGE_CANDIDATES = ("content", "image", "bytes", "data")
+
+
+class Payload(str, Enum):
+    """What the second column of an input DataFrame holds."""
+
+    ENCODED = "encoded"  # image file bytes (JPEG, PNG, ...)
+    URLS = "urls"  # URLs to fetch on the executors
+    PIXELS = "pixels"  # raw uint8 pixels of a known shape (IDX files)
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """An input ready for prediction.
+
+    Attributes:
+        df: columns ``id`` (string) and ``content`` (binary) or ``url`` (string).
+        payload: what the second column holds.
+        description: for messages (``"files under images/"``).
+        pixel_shape: the shape of one image for ``Payload.PIXELS``.
+    """
+
+    df: DataFrame
+    payload: Payload
+    description: str
+    pixel_shape: tuple[int, ...] | None = None
+
+
+def _has_scheme(path: str) -> bool:
+    return "://" in path or path.startswith("file:")
+
+
+def _is_idx(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+            if head[:2] == b"\x1f\x8b":
+                fh.seek(0)
+                with gzip.open(fh) as gz:
+                    head = gz.read(4)
+    except OSError:
+        return False
+    return len(head) == 4 and head[0] == 0 and head[1] == 0 and head[2] == 0x08 and head[3] >= 3
+
+
+def _is_parquet(path: Path) -> bool:
+    if path.is_file():
+        return path.suffix.lower() == ".parquet"
+    if path.is_dir():
+        return path.name.lower().endswith(".parquet") or any(path.glob("*.parquet"))
+    return False
+
+
+def _glob_magic(part: str) -> bool:
+    return any(c in part for c in "*?[{")
+
+
+def _files_reader(spark: SparkSession, source: str) -> tuple[Any, str]:
+    """A ``binaryFile`` reader and the path to load for a directory, glob or file."""
+    reader = spark.read.format("binaryFile")
+    local = not _has_scheme(source)
+    if local and not _glob_magic(source):
+        p = Path(source).expanduser()
+        if not p.exists():
+            raise ConfigError(
+                f"input {source} does not exist: expected an image directory, a glob such as "
+                "'images/**/*.png', a Parquet table, an IDX file or (with --urls) a URL list"
+            )
+        if p.is_dir():
+            exts = ",".join(sorted({*IMAGE_EXTENSIONS, *(e.upper() for e in IMAGE_EXTENSIONS)}))
+            reader = reader.option("recursiveFileLookup", "true").option(
+                "pathGlobFilter", f"*.{{{exts}}}"
+            )
+        return reader, str(p.resolve())
+    parts = source.split("/")
+    if "**" in parts:
+        i = parts.index("**")
+        base = "/".join(parts[:i]) or "."
+        pattern = "/".join(parts[i + 1 :])
+        if "/" in pattern or not pattern:
+            raise ConfigError(
+                f"input glob {source!r}: after '**/' only a file pattern is supported "
+                "(e.g. 'images/**/*.png')"
+            )
+        if local:
+            if not Path(base).expanduser().is_dir():
+                raise ConfigError(f"input glob {source!r}: directory {base} does not exist")
+            base = str(Path(base).expanduser().resolve())
+        reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", pattern)
+        return reader, base
+    if local:
+        if not globlib.glob(str(Path(source).expanduser())):
+            raise ConfigError(f"input glob {source!r} matches no file")
+        head = Path(source).expanduser()
+        return reader, str(head if head.is_absolute() else Path.cwd() / head)
+    return reader, source
+
+
+def _spark_error(source: str, exc: Exception) -> ConfigError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"cannot read input {source}: {first}")
+
+
+def files_input(spark: SparkSession, source: str) -> ImageInput:
+    """Image files by directory (recursive, image extensions only), glob or single file."""
+    from pyspark.sql import functions as F
+
+    reader, path = _files_reader(spark, source)
+    try:
+        df = reader.load(path)
+    except Exception as exc:  # AnalysisException: path not found etc.
+        raise _spark_error(source, exc) from exc
+    out = df.select(F.col("path").alias("id"), F.col("content"))
+    empty = _empty_local_files(df.inputFiles())
+    if empty:
+        # Spark's file scan skips zero-byte files; they are inputs too and get their own row.
+        extra = spark.createDataFrame([(p, b"") for p in empty], schema="id string, content binary")
+        out = out.unionByName(extra)
+    return ImageInput(out, Payload.ENCODED, f"files {source}")
+
+
+def _empty_local_files(files: list[str]) -> list[str]:
+    """The zero-byte files among Spark's listing (local file system only), named the way
+    ``binaryFile``'s ``path`` column names files (``file:/dir/name``)."""
+    import os
+    from urllib.parse import unquote, urlsplit
+
+    empty = []
+    for uri in files:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("", "file"):
+            continue
+        local = unquote(parts.path)
+        try:
+            if os.stat(local).st_size == 0:
+                empty.append(f"file:{local}")
+        except OSError:
+            continue
+    return empty
+
+
+def urls_input(spark: SparkSession, source: str) -> ImageInput:
+    """A text file of URLs, one per line (blank lines and ``#`` comments skipped)."""
+    from pyspark.sql import functions as F
+
+    if not _has_scheme(source) and not Path(source).expanduser().is_file():
+        raise ConfigError(f"URL list {source} does not exist: expected a text file, one URL a line")
+    path = source if _has_scheme(source) else str(Path(source).expanduser().resolve())
+    try:
+        lines = spark.read.text(path)
+    except Exception as exc:
+        raise _spark_error(source, exc) from exc
+    url = F.trim(F.col("value"))
+    df = lines.select(url.alias("url")).where((F.col("url") != "") & ~F.col("url").startswith("#"))
+    return ImageInput(df.select(F.col("url").alias("id"), "url"), Payload.URLS, f"URLs in {source}")
+
+
+def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...]) -> str | None:
+    if wanted is not None:
+        return wanted
+    lower = {c.lower(): c for c in columns}
+    for name in candidates:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def dataframe_input(df: DataFrame, cfg: PredictConfig, description: str) -> ImageInput:
+    """A DataFrame with an image-bytes column (or, with ``url_column``, a URL column).
+
+    Raises:
+        ConfigError: the named column is missing or has the wrong type.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BinaryType, StringType
+
+    types = {f.name: f.dataType for f in df.schema.fields}
+    columns = list(types)
+    id_col = _pick(columns, cfg.id_column, _ID_CANDIDATES)
+    if id_col is not None and id_col not in types:
+        raise ConfigError(f"--id-column {id_col!r} is not a column of {description}: {columns}")
+    ident = (
+        F.col(id_col).cast("string") if id_col else F.monotonically_increasing_id().cast("string")
+    )
+    if cfg.url_column or cfg.input_format == "urls":
+        col = cfg.url_column or _pick(columns, None, ("url", "uri", "link"))
+        if col is None or col not in types or not isinstance(types[col], StringType):
+            raise ConfigError(
+                f"{description} needs a string column of URLs: name it with url_column= "
+                f"(columns: {', '.join(f'{c} {t.simpleString()}' for c, t in types.items())})"
+            )
+        out = df.select(ident.alias("id"), F.col(col).alias("url"))
+        return ImageInput(out, Payload.URLS, description)
+    binary = [c for c, t in types.items() if isinstance(t, BinaryType)]
+    col = cfg.image_column
+    if col is None:
+        col = binary[0] if len(binary) == 1 else _pick(binary, None, _IMAGE_CANDIDATES)
+    if col is None or col not in types or not isinstance(types[col], BinaryType):
+        raise ConfigError(
+            f"{description} needs a binary column of encoded images: name it with "
+            f"--image-column (columns: "
+            f"{', '.join(f'{c} {t.simpleString()}' for c, t in types.items())})"
+        )
+    return ImageInput(
+        df.select(ident.alias("id"), F.col(col).alias("content")), Payload.ENCODED, description
+    )
+
+
+def parquet_input(spark: SparkSession, source: str, cfg: PredictConfig) -> ImageInput:
+    """A Parquet table with an image-bytes column."""
+    path = source if _has_scheme(source) else str(Path(source).expanduser().resolve())
+    try:
+        df = spark.read.parquet(path)
+    except Exception as exc:
+        raise _spark_error(source, exc) from exc
+    return dataframe_input(df, cfg, f"Parquet table {source}")
+
+
+def idx_input(spark: SparkSession, source: str) -> ImageInput:
+    """An MNIST-format IDX image file (raw or gzipped): one row per image, id = its index."""
+    import numpy as np
+    import pandas as pd
+
+    from sparktf.datasets import read_idx
+
+    try:
+        images = read_idx(source)
+    except Exception as exc:
+        raise ConfigError(f"cannot read IDX file {source}: {exc}") from exc
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[3] not in (1, 3)):
+        raise ConfigError(
+            f"IDX file {source} holds an array of shape {images.shape}: expected images "
+            "(n, rows, cols) or (n, rows, cols, 1 or 3)"
+        )
+    if images.dtype != np.uint8:
+        raise ConfigError(f"IDX file {source} holds {images.dtype} values: expected uint8 pixels")
+    pdf = pd.DataFrame(
+        {"id": [str(i) for i in range(len(images))], "content": [x.tobytes() for x in images]}
+    )
+    df = spark.createDataFrame(pdf, schema="id string, content binary")
+    return ImageInput(df, Payload.PIXELS, f"IDX file {source}", tuple(images.shape[1:]))
+
+
+def load_input(spark: SparkSession, source: Any, cfg: PredictConfig) -> ImageInput:
+    """Turn what the user gave into an :class:`ImageInput`.
+
+    Args:
+        spark: the session.
+        source: a DataFrame, or a path: image directory/glob/file, Parquet table, IDX file, or
+            (``input_format="urls"``) a text file of URLs.
+        cfg: ``input_format`` and column choices.
+
+    Raises:
+        ConfigError: missing input, unknown form, wrong columns.
+    """
+    from pyspark.sql import DataFrame
+
+    if isinstance(source, DataFrame):
+        return dataframe_input(source, cfg, "the input DataFrame")
+    text = str(source)
+    fmt = cfg.input_format
+    if fmt == "auto":
+        p = Path(text).expanduser()
+        if not _has_scheme(text) and not _glob_magic(text) and _is_parquet(p):
+            fmt = "parquet"
+        elif not _has_scheme(text) and p.is_file() and _is_idx(p):
+            fmt = "idx"
+        else:
+            fmt = "parquet" if text.lower().rstrip("/").endswith(".parquet") else "files"
+    if fmt == "urls":
+        return urls_input(spark, text)
+    if fmt == "parquet":
+        return parquet_input(spark, text, cfg)
+    if fmt == "idx":
+        return idx_input(spark, text)
+    return files_input(spark, text)
