@@ -18,13 +18,14 @@ import pytest
 
 from sparktf.cli import main
 from sparktf.cluster import (
-    MARKER_VAR,
+    DIR_VAR,
     STATE_FILE,
     ClusterError,
     ClusterInfo,
     DaemonProcess,
     cluster_status,
     default_state_dir,
+    kill_worker,
     parse_memory,
     standalone_cluster,
     start_cluster,
@@ -72,8 +73,10 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _marked_processes() -> list[int]:
-    """Every running process that belongs to some sparktf cluster."""
+def _marked_processes(state_dir: Path) -> list[int]:
+    """Every running process of the cluster(s) started from ``state_dir`` (other sessions may
+    run clusters of their own on this machine at the same time)."""
+    mark = f"{DIR_VAR}={state_dir.resolve()}".encode()
     found = []
     for d in os.listdir("/proc"):
         if d.isdigit() and int(d) != os.getpid():
@@ -81,7 +84,7 @@ def _marked_processes() -> list[int]:
                 env = Path(f"/proc/{d}/environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if any(e.startswith(f"{MARKER_VAR}=".encode()) for e in env) and _running(int(d)):
+            if mark in env and _running(int(d)):
                 found.append(int(d))
     return found
 
@@ -167,6 +170,16 @@ def test_start_use_status_refuse_and_stop(state_dir: Path, capsys: pytest.Captur
         assert again.returncode == 1 and master_url in again.stderr
         assert cluster_status(state_dir).healthy  # type: ignore[union-attr]
 
+        # kill worker 2 (JVM, executor, Python workers): worker 1's processes stay
+        w2 = next(r for r in rows if info.worker_pids[1] in r["ancestors"])
+        killed = kill_worker(info, 2)
+        assert killed[0] == info.worker_pids[1]
+        assert set(w2["ancestors"][:3]) <= set(killed)
+        assert not [p for p in killed if _running(p)]
+        assert all(_running(p) for p in (info.master_pid, info.worker_pids[0]))
+        assert main(["cluster", "status", "--state-dir", str(state_dir)]) == 1  # degraded
+        assert "EXITED" in capsys.readouterr().out
+
         # stop, with the application still running: everything it forked goes too
         stop = subprocess.run(
             [*CLI, "cluster", "stop", "--state-dir", str(state_dir)],
@@ -176,7 +189,7 @@ def test_start_use_status_refuse_and_stop(state_dir: Path, capsys: pytest.Captur
         )
         assert stop.returncode == 0 and f"stopped the cluster {master_url}" in stop.stderr
         assert not [p for p in (*info.pids, *forked) if _running(p)]
-        assert _marked_processes() == []
+        assert _marked_processes(state_dir) == []
         assert not (state_dir / STATE_FILE).exists()
         assert not list(state_dir.glob("*.pid"))
         assert info.master_log.is_file()  # logs stay until the next start
@@ -194,7 +207,7 @@ def test_start_timeout_is_clear_and_leaves_nothing(state_dir: Path) -> None:
     with pytest.raises(ClusterError, match="did not answer") as err:
         start_cluster(workers=1, state_dir=state_dir, timeout=0.5)
     assert "master.log" in str(err.value)
-    assert _marked_processes() == []
+    assert _marked_processes(state_dir) == []
     assert not (state_dir / STATE_FILE).exists()
 
 
@@ -245,7 +258,7 @@ def test_bad_arguments_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         start_cluster(state_dir=state_dir, **kwargs)  # type: ignore[arg-type]
-    assert _marked_processes() == []
+    assert _marked_processes(state_dir) == []
 
 
 @pytest.mark.parametrize(
@@ -294,7 +307,7 @@ def test_context_manager_stops_on_error(tmp_path: Path) -> None:
         assert all(_running(p) for p in info.pids)
         raise RuntimeError("boom")
     assert not [p for p in info.pids if _running(p)]
-    assert _marked_processes() == []
+    assert _marked_processes(tmp_path / "cm") == []
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ from sparktf.errors import ConfigError, SparkTFError
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 MARKER_VAR = "SPARKTF_CLUSTER_ID"
+DIR_VAR = "SPARKTF_CLUSTER_DIR"  # the state directory, also in every process's environment
 STATE_FILE = "cluster.json"
 LOOPBACK = "127.0.0.1"
 _MEMORY_RE = re.compile(r"^([1-9]\d*)([mgt])b?$", re.IGNORECASE)
@@ -521,6 +522,7 @@ def start_cluster(
                 "SPARK_LOCAL_IP": LOOPBACK,  # RPC, web UIs and executors bind to loopback only
                 "PYSPARK_PYTHON": sys.executable,  # executors' Python workers import sparktf
                 MARKER_VAR: cluster_id,
+                DIR_VAR: str(sdir),
             }
         )
         env.pop("SPARK_MASTER", None)
@@ -735,6 +737,56 @@ def cluster_status(state_dir: str | Path | None = None) -> ClusterStatus | None:
     alive = tuple(_is_ours(p, info.cluster_id) for p in info.processes)
     workers = _alive_workers(_master_json(info.web_ui_url)) if alive[0] else None
     return ClusterStatus(info, alive, workers)
+
+
+def descendants(pid: int) -> list[int]:
+    """Running processes forked by ``pid``, children first, then theirs (by ``/proc`` ppid)."""
+    children: dict[int, list[int]] = {}
+    for p in _all_pids():
+        st = _stat(p)
+        if st is not None and st[0] not in ("Z", "X"):
+            children.setdefault(st[1], []).append(p)
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(0), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_worker(info: ClusterInfo, index: int, sig: int = signal.SIGKILL) -> tuple[int, ...]:
+    """Kill worker ``index`` (1-based) with its executors and their Python workers, at once.
+
+    For fault-tolerance tests: the master and the other workers keep running, and
+    :func:`stop_cluster` still cleans up afterwards.
+
+    Args:
+        info: the running cluster.
+        index: which worker, 1 ... ``info.workers``.
+        sig: the signal (SIGKILL: a machine that vanishes; SIGTERM: an orderly shutdown).
+
+    Returns:
+        The pids signalled: the worker JVM first, then everything it had forked.
+
+    Raises:
+        ConfigError: no such worker.
+        ClusterError: that worker is not running any more.
+    """
+    if not 1 <= index <= info.workers:
+        raise ConfigError(f"worker index must be 1 ... {info.workers}, got {index}")
+    proc = info.processes[index]
+    if not _is_ours(proc, info.cluster_id):
+        raise ClusterError(f"{proc.role} (pid {proc.pid}) of {info.master_url} is not running")
+    victims = [proc.pid, *descendants(proc.pid)]
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(p) for p in victims):
+        _reap(proc.pid)
+        time.sleep(0.05)
+    return tuple(victims)
 
 
 @contextlib.contextmanager

@@ -200,7 +200,6 @@ def session(
     }
     if loopback:
         # A standalone cluster on 127.0.0.1: executors reach the driver on loopback too.
-        settings["spark.pyspark.python"] = sys.executable
         settings["spark.executorEnv.PYSPARK_PYTHON"] = sys.executable
         settings["spark.driver.host"] = "127.0.0.1"
         settings["spark.driver.bindAddress"] = "127.0.0.1"
