@@ -42,7 +42,13 @@ from sparktf.rundir import (
     RunDir,
 )
 from sparktf.search.space import SearchSpace
-from sparktf.search.study import make_pruner, make_sampler, open_study, resolve_pruner
+from sparktf.search.study import (
+    grid_points,
+    make_pruner,
+    make_sampler,
+    open_study,
+    resolve_pruner,
+)
 
 if TYPE_CHECKING:
     import optuna
@@ -83,6 +89,7 @@ class TuneConfig:
     timeout: float | None = None
     val_fraction: float = 0.1
     channel: bool = True
+    channel_advertise: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, with library versions."""
@@ -389,10 +396,11 @@ def _prepare_resume(study: optuna.Study, log: Callable[[str], None]) -> None:
             )
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
     requeued = 0
-    for t in study.get_trials(deepcopy=False):
-        if t.user_attrs.get(INTERRUPTED) and not t.user_attrs.get("requeued"):
+    trials = study.get_trials(deepcopy=False)
+    already = {t.user_attrs.get("rerun_of") for t in trials}
+    for t in trials:
+        if t.user_attrs.get(INTERRUPTED) and t.number not in already:
             study.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
-            study._storage.set_trial_user_attr(t._trial_id, "requeued", True)
             requeued += 1
     if requeued:
         log(f"resume: {requeued} interrupted trial(s) will run again")
@@ -500,6 +508,7 @@ def tune(
     test_subset: int | None = None,
     enqueue: Sequence[Mapping[str, Any]] = (),
     channel: bool | None = None,
+    channel_advertise: str | None = None,
     show_progress: bool = True,
     write_report: bool = True,
 ) -> TuneResult:
@@ -529,6 +538,9 @@ def tune(
         trial_timeout: seconds after which one trial's Spark job is cancelled.
         timeout: seconds after which the study stops (running trials are cancelled).
         enqueue: parameter sets to try first (e.g. the defaults).
+        channel: let trials report to the driver (needed for pruning; default True).
+        channel_advertise: ``HOST:PORT`` through which executors reach the driver's report
+            channel when it differs from the driver's address (NAT, proxies).
         show_progress: show the live progress display and the final table.
         write_report: write the HTML report at the end.
 
@@ -562,6 +574,7 @@ def tune(
         "train_subset": train_subset,
         "test_subset": test_subset,
         "channel": channel,
+        "channel_advertise": channel_advertise,
     }
     cfg, obj, sp = _configure(objective, space, out, resume, overrides)
     run = RunDir(Path(cfg.out))
@@ -602,6 +615,9 @@ def tune(
     study = open_study(storage_url, cfg.study_name, cfg.direction, sampler_obj, pruner_obj, resume)
     if resume:
         _prepare_resume(study, say)
+    elif cfg.sampler == "grid":
+        for point in grid_points(sp, cfg.seed):
+            study.enqueue_trial(point)
     for params in enqueue:
         study.enqueue_trial(dict(params))
 
@@ -645,6 +661,7 @@ def tune(
         timeout=cfg.timeout,
         val_fraction=cfg.val_fraction,
         channel=cfg.channel,
+        channel_advertise=cfg.channel_advertise,
     )
     display = _Display(cfg, show_progress)
 

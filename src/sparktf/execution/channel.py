@@ -97,10 +97,13 @@ class ChannelServer:
 
     Args:
         on_report: called for every authenticated report; returns True to stop the trial.
-        host: the address to bind and advertise (default: the driver's address).
+        host: the address to bind (the driver's address).
+        advertise: ``HOST:PORT`` executors use instead (a NAT or proxy in between).
     """
 
-    def __init__(self, on_report: ReportHandler, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, on_report: ReportHandler, host: str = "127.0.0.1", advertise: str | None = None
+    ) -> None:
         self._server = _Server((host, 0), _Handler)
         self._server.token = secrets.token_urlsafe(32)
         self._server.on_report = on_report
@@ -108,8 +111,10 @@ class ChannelServer:
             target=self._server.serve_forever, daemon=True, name="sparktf-channel"
         )
         port = self._server.server_address[1]
-        advertised = host if host not in ("0.0.0.0", "") else socket.gethostname()
-        self.address = ChannelAddress(f"http://{advertised}:{port}/report", self._server.token)
+        advertised = advertise or (
+            f"{host if host not in ('0.0.0.0', '') else socket.gethostname()}:{port}"
+        )
+        self.address = ChannelAddress(f"http://{advertised}/report", self._server.token)
 
     @property
     def refused(self) -> int:

@@ -54,6 +54,7 @@ class DispatchSettings:
     timeout: float | None = None
     val_fraction: float = 0.1
     channel: bool = True
+    channel_advertise: str | None = None
 
 
 class Dispatcher:
@@ -255,7 +256,9 @@ class Dispatcher:
         host = self.sc.getConf().get("spark.driver.host", "127.0.0.1") or "127.0.0.1"
         study_deadline = time.time() + self.s.timeout if self.s.timeout else None
         with (
-            ChannelServer(self._on_report, host=host) as channel,
+            ChannelServer(
+                self._on_report, host=host, advertise=self.s.channel_advertise
+            ) as channel,
             ThreadPoolExecutor(
                 max_workers=self.s.parallelism, thread_name_prefix="sparktf-trial"
             ) as pool,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
+from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
 from sparktf.search.space import SearchSpace
@@ -27,12 +28,26 @@ def make_sampler(name: str, space: SearchSpace, seed: int | None) -> optuna.samp
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        # Optuna's GridSampler stops the study from inside tell(), which only works in
+        # study.optimize(); sparktf enqueues the grid's points instead (see grid_points).
+        space.grid()  # raises for continuous domains
+        return optuna.samplers.RandomSampler(seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     raise ConfigError(f"unknown sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
+
+
+def grid_points(space: SearchSpace, seed: int | None) -> list[dict[str, Any]]:
+    """Every point of the space's grid, in a seeded random order."""
+    import random
+
+    grid = space.grid()
+    names = list(grid)
+    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
+    random.Random(seed).shuffle(points)
+    return points
 
 
 def resolve_pruner(name: str, max_epochs: int | None) -> str:

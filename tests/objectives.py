@@ -1,0 +1,76 @@
+"""Objectives used by the tuning tests. They run on Spark executors (shipped by value)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from sparktf.trial import report
+
+
+def quadratic(params: dict[str, Any], data: Any) -> dict[str, float]:
+    """(x - 2)^2, reported over three steps; also returns the worker's pid."""
+    x = float(params["x"])
+    for step in (1, 2, 3):
+        report(step, (x - 2) ** 2 + 1.0 / step)
+    return {"value": (x - 2) ** 2, "pid": float(os.getpid())}
+
+
+def log_and_sleep(params: dict[str, Any], data: dict[str, str]) -> float:
+    """Append the params to a log; sleep long while the 'slow' flag file exists."""
+    with open(data["log"], "a") as fh:
+        fh.write(f"{params['x']!r}\n")
+    if params["x"] >= 10 and Path(data["slow_flag"]).exists():
+        time.sleep(120)
+    time.sleep(0.2)
+    return float(params["x"])
+
+
+def raise_above_half(params: dict[str, Any], data: Any) -> float:
+    """Fails for x > 0.5."""
+    if params["x"] > 0.5:
+        raise ValueError(f"x={params['x']:.3f} is too large for this model")
+    return float(params["x"])
+
+
+def nan_for_small(params: dict[str, Any], data: Any) -> float:
+    """NaN for x < 0.5 (a diverged training)."""
+    return math.nan if params["x"] < 0.5 else float(params["x"])
+
+
+def always_raise(params: dict[str, Any], data: Any) -> float:
+    """Every trial fails."""
+    raise RuntimeError("the objective is broken")
+
+
+def crash_first_attempt(params: dict[str, Any], data: dict[str, str]) -> float:
+    """Kills its Python worker on the first attempt of each trial (marker file per x)."""
+    marker = Path(data["dir"]) / f"crashed-{params['x']}"
+    if not marker.exists():
+        marker.write_text("1")
+        os._exit(1)
+    return float(params["x"])
+
+
+def always_crash(params: dict[str, Any], data: Any) -> float:
+    """Kills its Python worker every time."""
+    os._exit(1)
+
+
+def sleep_param(params: dict[str, Any], data: Any) -> float:
+    """Sleeps params['sleep'] seconds."""
+    time.sleep(float(params["sleep"]))
+    return float(params["sleep"])
+
+
+def learning_curve(params: dict[str, Any], data: Any) -> float:
+    """Good configurations improve every step; bad ones stall at 0.1."""
+    value = 0.0
+    for step in range(1, 10):
+        value = 0.5 + 0.05 * step if params["quality"] == "good" else 0.1
+        report(step, value)
+        time.sleep(0.05)
+    return value

@@ -1,0 +1,298 @@
+"""``sparktf.tune`` on real local Spark: samplers, failures, retries, timeouts, resume, pruning."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sparktf
+from sparktf.errors import ConfigError
+from sparktf.tuning import StudyFailed, tune
+from tests import objectives
+
+X = {"x": sparktf.uniform(0, 1)}
+
+
+def _run(spark, fn, space, tmp_path: Path, name: str = "run", **kw):
+    kw.setdefault("trials", 6)
+    kw.setdefault("seed", 0)
+    kw.setdefault("show_progress", False)
+    kw.setdefault("write_report", False)
+    return tune(fn, space, spark=spark, out=tmp_path / name, **kw)
+
+
+@pytest.mark.parametrize("sampler", ["grid", "random", "tpe"])
+def test_samplers_complete_the_requested_trials(spark, tmp_path: Path, sampler: str) -> None:
+    space = (
+        {"x": sparktf.grid([0.0, 1.0, 2.0, 3.0, 4.0])}
+        if sampler == "grid"
+        else {"x": sparktf.uniform(-5, 5)}
+    )
+    res = _run(
+        spark,
+        objectives.quadratic,
+        space,
+        tmp_path,
+        sampler=sampler,
+        trials=5,
+        direction="minimize",
+        pruner="none",
+    )
+    csv = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert len(csv) == 5 and (csv["state"] == "COMPLETE").all()
+    best_row = csv.loc[csv["value"].idxmin()]
+    assert res.best_value == pytest.approx(best_row["value"])
+    assert res.best_params["x"] == pytest.approx(best_row["params_x"])
+    if sampler == "grid":
+        assert sorted(csv["params_x"]) == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert res.best_params == {"x": 2.0}
+    saved = json.loads((tmp_path / "run" / "best" / "params.json").read_text())
+    assert saved["x"] == pytest.approx(res.best_params["x"])
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["sampler"] == sampler and "pyspark" in config["versions"]
+
+
+def test_python_workers_are_reused_and_data_loaded_once(spark, tmp_path: Path) -> None:
+    res = _run(
+        spark,
+        objectives.quadratic,
+        X,
+        tmp_path,
+        trials=8,
+        pruner="none",
+        metric="value",
+        direction="minimize",
+        data={"payload": list(range(1000))},
+    )
+    df = res.trials
+    pids = df["worker_pid"].tolist()
+    assert len(set(pids)) < len(pids), f"no Python worker ran two trials: {pids}"
+    assert (df["pid"].astype(int) == df["worker_pid"]).all()
+    import optuna
+
+    study = optuna.load_study(
+        study_name="sparktf", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    )
+    seen: set[int] = set()
+    for t in sorted(study.trials, key=lambda t: t.user_attrs["run_start"]):
+        pid = t.user_attrs["worker_pid"]
+        assert t.user_attrs["data_cache_hit"] == (pid in seen)
+        seen.add(pid)
+
+
+def test_raising_objective_fails_that_trial_and_the_study_goes_on(spark, tmp_path: Path) -> None:
+    res = _run(
+        spark,
+        objectives.raise_above_half,
+        X,
+        tmp_path,
+        trials=8,
+        sampler="random",
+        direction="minimize",
+    )
+    df = res.trials
+    failed = df[df["state"] == "FAILED"]
+    assert len(df) == 8 and len(failed) > 0 and (df["state"] == "COMPLETE").any()
+    assert (failed["params_x"] > 0.5).all()
+    for err in failed["error"]:
+        assert "ValueError: x=" in err and "is too large" in err and "Traceback" in err
+
+
+def test_nan_metric_fails_the_trial_with_its_reason(spark, tmp_path: Path) -> None:
+    res = _run(
+        spark,
+        objectives.nan_for_small,
+        X,
+        tmp_path,
+        trials=8,
+        sampler="random",
+        direction="minimize",
+    )
+    df = res.trials
+    failed = df[df["state"] == "FAILED"]
+    assert len(failed) > 0 and (failed["params_x"] < 0.5).all()
+    assert failed["error"].str.contains("is nan (not finite)", regex=False).all()
+    assert not math.isnan(res.best_value)
+
+
+def test_crashed_worker_is_retried(spark, tmp_path: Path) -> None:
+    res = _run(
+        spark,
+        objectives.crash_first_attempt,
+        {"x": sparktf.grid([1.0, 2.0])},
+        tmp_path,
+        sampler="grid",
+        trials=2,
+        data={"dir": str(tmp_path)},
+        direction="minimize",
+    )
+    df = res.trials
+    assert (df["state"] == "COMPLETE").all()
+    assert (df["attempts"] == 2).all()
+
+
+def test_worker_crashing_every_time_fails_after_retries(spark, tmp_path: Path) -> None:
+    with pytest.raises(StudyFailed, match="the Python worker crashed") as err:
+        _run(spark, objectives.always_crash, X, tmp_path, trials=1, max_retries=1)
+    assert "after 2 attempt(s)" in str(err.value)
+    csv = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert csv["state"].tolist() == ["FAILED"] and csv["attempts"].tolist() == [2]
+
+
+def test_all_failing_study_raises_with_the_first_traceback(spark, tmp_path: Path) -> None:
+    with pytest.raises(StudyFailed, match="all 3 trials failed") as err:
+        _run(spark, objectives.always_raise, X, tmp_path, trials=3)
+    assert "RuntimeError: the objective is broken" in str(err.value)
+
+
+def test_trial_timeout_cancels_only_that_trial(spark, tmp_path: Path) -> None:
+    res = _run(
+        spark,
+        objectives.sleep_param,
+        {"sleep": sparktf.grid([0.1, 60.0, 0.2])},
+        tmp_path,
+        sampler="grid",
+        trials=3,
+        trial_timeout=5,
+        direction="minimize",
+    )
+    df = res.trials.set_index("params_sleep")
+    assert df.loc[60.0, "state"] == "FAILED"
+    assert "timed out after 5s" in df.loc[60.0, "error"]
+    assert df.loc[0.1, "state"] == "COMPLETE" and df.loc[0.2, "state"] == "COMPLETE"
+
+
+def test_existing_run_directory_needs_resume(spark, tmp_path: Path) -> None:
+    _run(spark, objectives.quadratic, X, tmp_path, trials=1, direction="minimize")
+    with pytest.raises(ConfigError, match="already holds a study; continue it with --resume"):
+        _run(spark, objectives.quadratic, X, tmp_path, trials=1)
+
+
+def test_resume_after_interruption_repeats_no_completed_trial(spark, tmp_path: Path) -> None:
+    log, flag = tmp_path / "calls.log", tmp_path / "slow"
+    flag.write_text("")
+    data = {"log": str(log), "slow_flag": str(flag)}
+    space = {"x": sparktf.uniform(0, 100)}
+    first = [{"x": 1.0}, {"x": 2.0}, {"x": 50.0}, {"x": 60.0}]
+    res1 = _run(
+        spark,
+        objectives.log_and_sleep,
+        space,
+        tmp_path,
+        trials=6,
+        data=data,
+        enqueue=first,
+        timeout=12,
+        parallelism=2,
+        sampler="random",
+        direction="minimize",
+    )
+    done1 = res1.trials[res1.trials["state"] == "COMPLETE"]
+    interrupted = res1.trials[res1.trials.get("interrupted", False) == True]  # noqa: E712
+    assert {1.0, 2.0} <= set(done1["params_x"])
+    assert set(interrupted["params_x"]) >= {50.0}
+    flag.unlink()
+    res2 = tune(
+        objectives.log_and_sleep,
+        out=tmp_path / "run",
+        resume=True,
+        spark=spark,
+        data=data,
+        show_progress=False,
+        write_report=False,
+    )
+    df = res2.trials
+    counted = df[df.get("interrupted", False) != True]  # noqa: E712
+    assert len(counted) == 6 and (counted["state"] == "COMPLETE").all()
+    calls = [float(x) for x in log.read_text().split()]
+    for x in done1["params_x"]:
+        assert calls.count(x) == 1, f"completed trial x={x} ran again"
+    assert calls.count(50.0) == 2  # interrupted, then re-run by --resume
+
+
+def test_asha_prunes_bad_trials_at_the_first_rung(spark, tmp_path: Path) -> None:
+    res = _run(
+        spark,
+        objectives.learning_curve,
+        {"quality": sparktf.choice(["good", "bad"])},
+        tmp_path,
+        trials=8,
+        pruner="asha",
+        min_epochs=1,
+        reduction_factor=3,
+        parallelism=1,
+        sampler="random",
+        enqueue=[{"quality": "good"}],
+        direction="maximize",
+    )
+    df = res.trials
+    bad, good = df[df["params_quality"] == "bad"], df[df["params_quality"] == "good"]
+    assert len(bad) > 0 and len(good) > 0
+    assert (bad["state"] == "PRUNED").all() and (bad["pruned_at_epoch"] == 1).all()
+    assert (bad["epochs_completed"] == 1).all()
+    assert (good["state"] == "COMPLETE").all() and (good["epochs_completed"] == 9).all()
+
+
+def test_unreachable_channel_means_no_pruning_and_a_warning(
+    spark, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    res = _run(
+        spark,
+        objectives.learning_curve,
+        {"quality": sparktf.choice(["good", "bad"])},
+        tmp_path,
+        trials=4,
+        pruner="asha",
+        parallelism=1,
+        sampler="random",
+        enqueue=[{"quality": "good"}, {"quality": "bad"}],
+        direction="maximize",
+        channel_advertise="127.0.0.1:9",
+        show_progress=True,
+    )
+    df = res.trials
+    assert (df["state"] == "COMPLETE").all() and (df["epochs_completed"] == 9).all()
+    err = capsys.readouterr().err
+    assert "cannot reach the driver's report channel" in err and "pruning is off" in err
+
+
+def test_pruned_keras_trial_keeps_its_learning_curve(spark, tmp_path: Path) -> None:
+    from sparktf.datasets import load
+    from tests.conftest import make_idx_dataset
+
+    data = load("mnist", data_dir=make_idx_dataset(tmp_path / "d", 300, 50), download=False)
+    space = {
+        "learning_rate": sparktf.choice([3e-3, 1e-9]),
+        "neurons": 16,
+        "epochs": 3,
+        "batch_size": 16,
+    }
+    res = _run(
+        spark,
+        "mnist_cnn",
+        space,
+        tmp_path,
+        data=data,
+        trials=3,
+        sampler="random",
+        pruner="asha",
+        parallelism=1,
+        enqueue=[{"learning_rate": 3e-3}, {"learning_rate": 1e-9}],
+    )
+    df = res.trials.set_index("number")
+    assert df.loc[0, "state"] == "COMPLETE" and df.loc[0, "epochs_completed"] == 3
+    assert df.loc[1, "state"] == "PRUNED" and df.loc[1, "pruned_at_epoch"] == 1
+    import optuna
+
+    study = optuna.load_study(
+        study_name="sparktf", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    )
+    for t in study.trials:
+        expected = t.user_attrs["pruned_at_epoch"] if t.state.name == "PRUNED" else 3
+        assert sorted(t.intermediate_values) == list(range(1, expected + 1))
+        assert t.user_attrs["epochs_completed"] == expected
+    assert (tmp_path / "run" / "best" / "model.keras").is_file()
