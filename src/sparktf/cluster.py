@@ -535,6 +535,23 @@ def start_cluster(
         master_url = f"spark://{LOOPBACK}:{port}"
         web_ui_url = f"http://{LOOPBACK}:{ui_port}"
         procs: list[DaemonProcess] = []
+
+        def record() -> ClusterInfo:
+            # Written after every launch, so that a start killed half-way can still be stopped.
+            info = ClusterInfo(
+                master_url=master_url,
+                web_ui_url=web_ui_url,
+                state_dir=sdir,
+                workers=workers,
+                cores=cores,
+                memory=memory,
+                gpus=gpus,
+                cluster_id=cluster_id,
+                processes=tuple(procs),
+            )
+            (sdir / STATE_FILE).write_text(json.dumps(info.to_json(), indent=2) + "\n")
+            return info
+
         try:
             procs.append(
                 _launch(
@@ -553,6 +570,7 @@ def start_cluster(
                     web_ui_url,
                 )
             )
+            record()
             # Workers that reach a master still in STANDBY retry only 5-15 s later: start
             # them once the master is ALIVE.
             _wait_master_alive(procs[0], timeout)
@@ -590,18 +608,8 @@ def start_cluster(
                         f"http://{LOOPBACK}:{wui}",
                     )
                 )
-            info = ClusterInfo(
-                master_url=master_url,
-                web_ui_url=web_ui_url,
-                state_dir=sdir,
-                workers=workers,
-                cores=cores,
-                memory=memory,
-                gpus=gpus,
-                cluster_id=cluster_id,
-                processes=tuple(procs),
-            )
-            (sdir / STATE_FILE).write_text(json.dumps(info.to_json(), indent=2) + "\n")
+                record()
+            info = record()
             _wait_ready(info, timeout)
         except BaseException:
             _kill_leftovers(cluster_id, procs)
