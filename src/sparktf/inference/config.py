@@ -52,7 +52,7 @@ class PredictConfig:
         offset: added after scaling.
         interpolation: resize filter (Keras names; default ``bilinear``).
         max_pixels: larger images are refused as decompression bombs.
-        top_k: how many (label, index, probability) triples per row.
+        top_k: how many (label, class_index, probability) triples per row.
         probabilities: also output the full probability vector.
         batch_size: images per model call (independent of Arrow's batch size).
         partitions: Spark partitions of the input (default: 4 per task slot).

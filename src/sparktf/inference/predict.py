@@ -8,7 +8,7 @@ per batch. A row that cannot be predicted gets an ``error`` and no ``top_k``; it
 and never fails the job.
 
 Output columns: ``id`` (path, URL, index or id column), ``top_k`` (array of
-``struct<label, index, probability>``, best first), ``probabilities`` (the full vector, when
+``struct<label, class_index, probability>``, best first), ``probabilities`` (the full vector, when
 asked for) and ``error`` (``"<reason>: <detail>"``, null when fine).
 """
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
-_TOP_K_TYPE = "array<struct<label:string,index:int,probability:float>>"
+_TOP_K_TYPE = "array<struct<label:string,class_index:int,probability:float>>"
 
 
 def output_schema(probabilities: bool) -> str:
@@ -220,7 +220,7 @@ def _record_batch(plan: TaskPlan, ids: list[Any], results: list[Any]) -> pa.Reco
             pa.array(indices, pa.int32()),
             pa.array(probs, pa.float32()),
         ],
-        names=["label", "index", "probability"],
+        names=["label", "class_index", "probability"],
     )
     top_k = pa.ListArray.from_arrays(
         pa.array(offsets, pa.int32()), struct, mask=pa.array(null, pa.bool_())
@@ -369,7 +369,7 @@ def predict(
         master: Spark master URL when no session is given.
 
     Returns:
-        A DataFrame with ``id``, ``top_k`` (label, index, probability; best first),
+        A DataFrame with ``id``, ``top_k`` (label, class_index, probability; best first),
         ``probabilities`` (with ``probabilities=True``) and ``error`` (null when fine); one row
         per input.
 
@@ -553,8 +553,8 @@ def write_predictions(
                     echo(format_row(row))
             elif target is None:
                 writer = observed.write.mode("overwrite" if overwrite else "errorifexists")
-                if fmt == "csv":
-                    writer = writer.option("header", "true")
+                if fmt == "csv":  # RFC 4180 quoting: quotes doubled, not backslash-escaped
+                    writer = writer.option("header", "true").option("escape", '"')
                 writer.format(fmt).save(out)
             else:
                 _write_single_file(observed, fmt, target)
@@ -578,8 +578,8 @@ def _write_single_file(df: DataFrame, fmt: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         writer = df.repartition(1).write.mode("overwrite").format(fmt)
-        if fmt == "csv":
-            writer = writer.option("header", "true")
+        if fmt == "csv":  # RFC 4180 quoting: quotes doubled, not backslash-escaped
+            writer = writer.option("header", "true").option("escape", '"')
         writer.save(str(tmp.resolve()))
         parts = sorted(tmp.glob("part-*"))
         if len(parts) != 1:

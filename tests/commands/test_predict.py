@@ -1,0 +1,200 @@
+"""``sparktf predict`` from the command line: output files, summary line, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sparktf.cli import main
+from tests.inference.badimages import write_bad_images
+from tests.inference.conftest import build_gray_model, encode, photo
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli-images")
+    for i in range(6):
+        (d / f"{i}.png").write_bytes(encode(photo(28, 28, seed=i)[:, :, 0], "PNG"))
+    write_bad_images(d / "bad")
+    return d
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli-model") / "m.keras"
+    build_gray_model().save(path)  # type: ignore[attr-defined]
+    return path
+
+
+def test_help_explains_every_flag(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = capsys.readouterr().out
+    for flag in (
+        "--model",
+        "--input",
+        "--urls",
+        "--out",
+        "--weights",
+        "--input-tensor",
+        "--output-tensor",
+        "--labels",
+        "--top-k",
+        "--probabilities",
+        "--batch-size",
+        "--input-size",
+        "--scale",
+        "--timeout",
+        "--retries",
+        "--max-bytes",
+        "--unsafe",
+        "--master",
+        "--max-pixels",
+    ):
+        assert flag in out
+    assert "DecodeJpeg/contents:0" in out and "decompression bombs" in out
+
+
+def test_parquet_output_and_summary_line(
+    spark: Any, images: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "preds.parquet"
+    code = main(
+        [
+            "predict",
+            "--model",
+            str(model),
+            "--input",
+            str(images),
+            "--out",
+            str(out),
+            "--top-k",
+            "3",
+            "--master",
+            "local[2]",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("18 rows: 12 ok, 6 failed (corrupt_image 3")
+    assert "images/s" in line and str(out) in line
+    df = pd.read_parquet(out)  # one file, not a directory of parts
+    assert out.is_file() and len(df) == 18
+    assert list(df.columns) == ["id", "top_k", "error"]
+    first = df[df["error"].isna()].iloc[0]["top_k"]
+    assert len(first) == 3 and set(first[0]) == {"label", "class_index", "probability"}
+
+
+def test_csv_and_json_outputs(
+    spark: Any, images: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for name in ("p.csv", "p.json"):
+        code = main(
+            [
+                "predict",
+                "--model",
+                str(model),
+                "--input",
+                f"{images}/*.png",
+                "--out",
+                str(tmp_path / name),
+                "--probabilities",
+                "--no-progress",
+            ]
+        )
+        assert code == 0
+    csv = pd.read_csv(tmp_path / "p.csv")
+    assert len(csv) == 6 and csv["error"].isna().all()
+    top = json.loads(csv.iloc[0]["top_k"])
+    assert len(top) == 5 and len(json.loads(csv.iloc[0]["probabilities"])) == 10
+    js = pd.read_json(tmp_path / "p.json", lines=True)
+    assert len(js) == 6 and len(js.iloc[0]["top_k"]) == 5
+
+
+def test_without_out_rows_are_printed(
+    spark: Any, images: Path, model: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(
+        [
+            "predict",
+            "--model",
+            str(model),
+            "--input",
+            str(images / "bad"),
+            "--top-k",
+            "2",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 13  # 12 rows and the summary
+    assert any("bomb.png\terror: image_too_large: " in ln for ln in lines)
+    ok = next(ln for ln in lines if "gray.png" in ln)
+    label, prob = ok.split("\t")[1].split(", ")[0].split(" ")
+    assert 0.0 <= float(prob) <= 1.0 and label.isdigit()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "missing.keras"], "model 'missing.keras' not found"),
+        (["--out", "preds.txt"], "cannot tell the output format"),
+        (["--top-k", "0"], "--top-k must be a positive"),
+        (["--input-size", "big"], "invalid input size"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_reason(
+    images: Path,
+    model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    extra: list[str],
+    message: str,
+) -> None:
+    args = {"--model": str(model), "--input": str(images), "--out": str(tmp_path / "o.parquet")}
+    for k, v in zip(extra[::2], extra[1::2], strict=True):
+        args[k] = v
+    argv = ["predict", *[x for kv in args.items() for x in kv], "--no-progress"]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_existing_output_needs_overwrite(
+    spark: Any, images: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "o.json"
+    out.write_text("{}\n")
+    argv = [
+        "predict",
+        "--model",
+        str(model),
+        "--input",
+        str(images),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(argv) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0
+    assert len(pd.read_json(out, lines=True)) == 18
+
+
+def test_label_mismatch_and_wrong_tensor_exit_2(
+    images: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\nc\n")
+    argv = ["predict", "--model", str(model), "--input", str(images), "--labels", str(labels)]
+    assert main(argv) == 2
+    assert "has 3 labels but model" in capsys.readouterr().err
+    (tmp_path / "g.pb").write_bytes(b"")
+    argv = ["predict", "--model", str(tmp_path / "g.pb"), "--input", str(images)]
+    assert main(argv) == 2
+    assert "--input-tensor" in capsys.readouterr().err
