@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sparktf import __version__
 from sparktf.errors import SparkTFError
 
-COMMANDS = ("cluster", "data", "demo", "predict", "report")
+COMMANDS = ("cluster", "data", "demo", "predict", "report", "tune")
 
 
 def build_parser() -> argparse.ArgumentParser:

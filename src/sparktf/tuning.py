@@ -311,7 +311,10 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 class _Outputs:
-    """Keeps trials.csv and best/ up to date as trials finish."""
+    """Keeps trials.csv and best/ up to date as trials finish (the CSV at most every
+    ``CSV_EVERY_S`` seconds while the study runs, and always at its end)."""
+
+    CSV_EVERY_S = 2.0
 
     def __init__(self, run: RunDir, cfg: TuneConfig, objective: Objective, data: Any) -> None:
         self.run = run
@@ -319,6 +322,7 @@ class _Outputs:
         self.objective = objective
         self.class_names = list(getattr(data, "class_names", []) or [])
         self.best_saved: float | None = None
+        self.csv_written = -math.inf
         metrics_file = run.best / BEST_METRICS
         if metrics_file.is_file():  # a resumed study keeps its best model
             saved = json.loads(metrics_file.read_text())
@@ -345,7 +349,8 @@ class _Outputs:
             is_keras = self.objective.kind is not ObjectiveKind.FUNCTION
             if not is_keras or outcome.model_bytes is not None:
                 self._save_best(trial, outcome)
-        self.write_csv(study)
+        if time.monotonic() - self.csv_written >= self.CSV_EVERY_S:
+            self.write_csv(study)
 
     def _save_best(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
         best = self.run.best
@@ -370,6 +375,7 @@ class _Outputs:
         self.best_saved = outcome.value
 
     def write_csv(self, study: optuna.Study) -> None:
+        self.csv_written = time.monotonic()
         df = trials_frame(study)
         tmp = self.run.trials_csv.with_suffix(".csv.tmp")
         df.to_csv(tmp, index=False)

@@ -11,6 +11,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.execution.channel import ChannelServer
 from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask, partition_runner
+from sparktf.search.study import set_user_attrs
 
 if TYPE_CHECKING:
     import optuna
@@ -71,6 +73,8 @@ class Dispatcher:
         on_event: called with a short text for the progress display (retries, warnings).
     """
 
+    PREFETCH = 1  # trials asked ahead of a free slot
+
     def __init__(
         self,
         spark: SparkSession,
@@ -97,6 +101,8 @@ class Dispatcher:
         self.best_value: float | None = None
         self.stopping = False
         self.refused_reports = 0
+        self.finished = 0  # trials told to Optuna that count towards the target
+        self.ready: deque[_Running] = deque()  # trials asked ahead of a free slot
 
     # -- counting ----------------------------------------------------------------------------
 
@@ -203,14 +209,15 @@ class Dispatcher:
                 attrs["error"] = error
             if interrupted:
                 attrs[INTERRUPTED] = True
-            for key, value in attrs.items():
-                trial.set_user_attr(key, value)
+            set_user_attrs(self.study, trial._trial_id, attrs)
             if state == optuna.trial.TrialState.COMPLETE:
                 assert outcome is not None and outcome.value is not None
                 self.study.tell(trial, outcome.value)
             else:
                 self.study.tell(trial, state=state)
             self.by_number.pop(trial.number, None)
+            if not interrupted:
+                self.finished += 1
         self.on_finished(trial, outcome)
 
     def _finish(self, run: _Running, outcome: TrialOutcome) -> None:
@@ -255,6 +262,7 @@ class Dispatcher:
         fn = partition_runner(self.objective, data_bc)
         host = self.sc.getConf().get("spark.driver.host", "127.0.0.1") or "127.0.0.1"
         study_deadline = time.time() + self.s.timeout if self.s.timeout else None
+        self.finished = self.finished_count()
         with (
             ChannelServer(
                 self._on_report, host=host, advertise=self.s.channel_advertise
@@ -266,19 +274,12 @@ class Dispatcher:
             address = channel.address if self.s.channel else None
             try:
                 while True:
-                    now = time.time()
-                    if study_deadline and now >= study_deadline and not self.stopping:
-                        self.stopping = True
-                        self.on_event("study timeout reached: cancelling running trials")
-                        for run in self.running.values():
-                            self._cancel(run, "the study's --timeout was reached")
-                    if not self.stopping:
-                        needed = self.s.trials - self.finished_count() - len(self.running)
-                        while needed > 0 and len(self.running) < self.s.parallelism:
-                            self._submit(pool, self._new_trial(), fn, address)
-                            needed -= 1
+                    if study_deadline and time.time() >= study_deadline and not self.stopping:
+                        self._stop_all("the study's --timeout was reached")
+                    self._fill(pool, fn, address, pending=0)
                     if not self.running:
                         break
+                    self._prefetch()
                     deadlines = [r.deadline for r in self.running.values() if r.deadline]
                     if study_deadline and not self.stopping:
                         deadlines.append(study_deadline)
@@ -290,23 +291,64 @@ class Dispatcher:
                             self._cancel(
                                 run, f"timed out after {self.s.trial_timeout:g}s (--trial-timeout)"
                             )
-                    for fut in done:
-                        run = self.running.pop(fut)
+                    ended = [(fut, self.running.pop(fut)) for fut in done]
+                    # the freed slots get their next trials before any bookkeeping
+                    self._fill(pool, fn, address, pending=len(ended))
+                    for fut, run in ended:
                         self._complete(pool, fut, run, fn, address, FAIL)
             except KeyboardInterrupt:
-                self.stopping = True
-                self.on_event("interrupted: cancelling running trials")
-                for run in self.running.values():
-                    self._cancel(run, "interrupted by the user (Ctrl-C)")
+                self._stop_all("interrupted by the user (Ctrl-C)")
                 wait(list(self.running), timeout=60)
                 for fut, run in list(self.running.items()):
                     self.running.pop(fut)
                     self._tell(run, None, FAIL, error=run.cancel_reason, interrupted=True)
                 raise
             finally:
+                for run in self.ready:  # asked ahead but never started
+                    run.started = time.time()
+                    self._tell(
+                        run,
+                        None,
+                        FAIL,
+                        error="not started: the study stopped first",
+                        interrupted=True,
+                    )
+                self.ready.clear()
                 self.refused_reports = channel.refused
                 if data_bc is not None:
                     data_bc.unpersist()
+
+    def _outstanding(self, pending: int) -> int:
+        return self.finished + pending + len(self.running) + len(self.ready)
+
+    def _fill(self, pool: ThreadPoolExecutor, fn: Any, address: Any, pending: int) -> None:
+        """Start trials on free slots: asked-ahead ones first, then new ones."""
+        if self.stopping:
+            return
+        while len(self.running) < self.s.parallelism:
+            if self.ready:
+                self._submit(pool, self.ready.popleft(), fn, address)
+            elif self._outstanding(pending) < self.s.trials:
+                self._submit(pool, self._new_trial(), fn, address)
+            else:
+                break
+
+    def _prefetch(self) -> None:
+        """Ask Optuna for the next trial while the slots are busy, so that a freed slot gets
+        it without waiting for the sampler and the storage."""
+        if (
+            not self.stopping
+            and len(self.ready) < self.PREFETCH
+            and len(self.running) >= self.s.parallelism
+            and self._outstanding(0) < self.s.trials
+        ):
+            self.ready.append(self._new_trial())
+
+    def _stop_all(self, reason: str) -> None:
+        self.stopping = True
+        self.on_event(f"{reason}: cancelling running trials")
+        for run in self.running.values():
+            self._cancel(run, reason)
 
     def _complete(
         self,

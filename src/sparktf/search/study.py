@@ -99,6 +99,31 @@ def make_pruner(
     raise ConfigError(f"unknown pruner {name!r}: expected one of {', '.join(PRUNERS[1:])}")
 
 
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An Optuna RDB storage for ``url``; SQLite files use write-ahead logging.
+
+    Every trial writes a dozen small records; with SQLite's default journal each commit waits
+    for the disk (about 7 ms here), which made bookkeeping the largest cost of short trials.
+    In WAL mode with ``synchronous=NORMAL`` a commit survives a crash of the process (a lost
+    driver) and only an OS crash may lose the last commits.
+    """
+    import optuna
+
+    storage = optuna.storages.RDBStorage(url)
+    if url.startswith("sqlite"):
+        from sqlalchemy import event
+
+        def pragmas(conn: Any, _record: Any) -> None:
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        event.listen(storage.engine, "connect", pragmas)
+        storage.engine.dispose()  # connections made before the listener get the pragmas too
+    return storage
+
+
 def open_study(
     storage: str,
     study_name: str,
@@ -121,7 +146,10 @@ def open_study(
     if resume:
         try:
             return optuna.load_study(
-                study_name=study_name, storage=storage, sampler=sampler, pruner=pruner
+                study_name=study_name,
+                storage=make_storage(storage),
+                sampler=sampler,
+                pruner=pruner,
             )
         except KeyError:
             raise ConfigError(
@@ -130,7 +158,7 @@ def open_study(
     try:
         return optuna.create_study(
             study_name=study_name,
-            storage=storage,
+            storage=make_storage(storage),
             direction="maximize" if direction == "maximize" else "minimize",
             sampler=sampler,
             pruner=pruner,
@@ -140,3 +168,21 @@ def open_study(
             f"a study named {study_name!r} already exists in {storage}; continue it with "
             "--resume or choose another --out/--study-name"
         ) from None
+
+
+def set_user_attrs(study: optuna.Study, trial_id: int, attrs: dict[str, Any]) -> None:
+    """Set several user attributes of a running trial in one transaction where the storage
+    allows it (Optuna's RDB storage writes one transaction per attribute otherwise)."""
+    backend = getattr(study._storage, "_backend", study._storage)
+    write = getattr(backend, "_set_trial_attr_without_commit", None)
+    session_of = getattr(backend, "scoped_session", None)
+    if write is None or session_of is None:
+        for key, value in attrs.items():
+            study._storage.set_trial_user_attr(trial_id, key, value)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(session_of, True) as session:
+        for key, value in attrs.items():
+            write(session, models.TrialUserAttributeModel, trial_id, key, value)

@@ -1,0 +1,118 @@
+"""Dispatch overhead: N trials that each sleep S seconds on P slots of local[P].
+
+sparktf and hyperopt's SparkTrials (parallelism P, random search) run side by side in one
+process, on one Spark session. Reported: wall time (median of --repeats runs), the ideal
+N*S/P, and efficiency = ideal / wall.
+
+    .venv/bin/python benchmarks/dispatch_overhead.py --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, markdown_table, median, today
+
+
+def sleep_objective(params: dict, data: object) -> float:
+    """Sleep the configured time; the value is irrelevant."""
+    time.sleep(params["sleep"])
+    return params["x"]
+
+
+def run_sparktf(spark: object, n: int, s: float, p: int) -> float:
+    import sparktf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        sparktf.tune(
+            sleep_objective,
+            {"x": sparktf.uniform(0, 1), "sleep": s},
+            trials=n,
+            parallelism=p,
+            sampler="random",
+            pruner="none",
+            spark=spark,
+            out=Path(tmp) / "run",
+            show_progress=False,
+            write_report=False,
+            direction="minimize",
+        )
+        return time.perf_counter() - t0
+
+
+def run_hyperopt(spark: object, n: int, s: float, p: int) -> float:
+    from hyperopt import SparkTrials, fmin, hp, rand
+
+    def fn(x: float) -> float:
+        time.sleep(s)
+        return x
+
+    t0 = time.perf_counter()
+    fmin(
+        fn,
+        hp.uniform("x", 0, 1),
+        algo=rand.suggest,
+        max_evals=n,
+        trials=SparkTrials(parallelism=p, spark_session=spark),
+        show_progressbar=False,
+        rstate=__import__("numpy").random.default_rng(0),
+    )
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--slots", type=int, default=8)
+    ap.add_argument("--cases", default="32x2,64x0.5", help="NxS pairs")
+    ap.add_argument("--skip-hyperopt", action="store_true")
+    args = ap.parse_args()
+
+    from sparktf.spark import session
+
+    p = args.slots
+    spark = session(f"local[{p}]", app_name="bench-dispatch", conf={"spark.ui.enabled": "false"})
+    run_sparktf(spark, p, 0.1, p)  # warm up the Python workers
+    rows = []
+    for case in args.cases.split(","):
+        n_s, s_s = case.split("x")
+        n, s = int(n_s), float(s_s)
+        ideal = n * s / p
+        tools = [("sparktf", run_sparktf)]
+        if not args.skip_hyperopt:
+            tools.append(("hyperopt SparkTrials", run_hyperopt))
+        for name, fn in tools:
+            walls = [fn(spark, n, s, p) for _ in range(args.repeats)]
+            wall = median(walls)
+            rows.append(
+                [
+                    name,
+                    f"({n}, {s:g}, {p})",
+                    f"{wall:.2f}",
+                    " ".join(f"{w:.2f}" for w in walls),
+                    f"{ideal:.2f}",
+                    f"{ideal / wall:.2f}",
+                ]
+            )
+            print(rows[-1], flush=True)
+    print()
+    print(f"machine: {machine()}; date: {today()}; repeats: {args.repeats}")
+    print(
+        markdown_table(
+            ["tool", "(N, S, P)", "wall s (median)", "runs", "ideal s", "efficiency"], rows
+        )
+    )
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
