@@ -133,7 +133,8 @@ def sensitivity(data: StudyData, x: str = "learning_rate", by: str | None = None
     keys = sorted(groups, key=_sort_key)
     for key, color in zip(keys, _colors(len(keys)), strict=True):
         ts = sorted(groups[key], key=lambda t: float(t.params[x]))
-        label = f"{by} = {_fmt(key)} ({len(ts)} trials)" if by else f"{len(ts)} trials"
+        n = f"{len(ts)} trial{'s' if len(ts) != 1 else ''}"
+        label = f"{by} = {_fmt(key)} ({n})" if by else n
         ax.plot(
             [float(t.params[x]) for t in ts],
             [y_of[t.number] for t in ts],
@@ -150,7 +151,13 @@ def sensitivity(data: StudyData, x: str = "learning_rate", by: str | None = None
     if x_log:
         ax.set_xscale("log")
     if y_log:
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:.3g}")  # 0.015, not 1.5×10⁻²
+        ax.yaxis.set_major_formatter(plain)
+        if max(ys) < 10 * min(ys):  # less than a decade: label the minor ticks too
+            ax.yaxis.set_minor_formatter(plain)
     ax.set_xlabel(f"{x}{' (log scale)' if x_log else ''}")
     ax.set_ylabel(f"{y_label}{' (log scale)' if y_log else ''}")
     title = f"Sensitivity: {y_name} against {x}"
@@ -484,8 +491,10 @@ def timeline(data: StudyData) -> Figure:
     top, bottom = fig.subplots(
         2, 1, sharex=True, gridspec_kw={"height_ratios": [max(2, len(rows)), 1.6]}
     )
+    span_all = max(end for _, _, end in timed) - t0
     for t, t_start, t_end in timed:
         start, end = t_start - t0, t_end - t0
+        end = max(end, start + 0.004 * span_all)  # a trial that failed at once stays visible
         row = rows[t.worker or "unknown worker"]
         color = STATE_COLORS.get(t.state, STATE_COLORS[RUNNING])
         top.barh(
