@@ -91,11 +91,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--train-subset", type=int, default=4000)
-    ap.add_argument("--test-subset", type=int, default=2000)
-    ap.add_argument("--epochs", type=int, default=9)
-    ap.add_argument("--trials-random", type=int, default=12)
-    ap.add_argument("--trials-asha", type=int, default=24)
+    ap.add_argument("--train-subset", type=int, default=3000)
+    ap.add_argument("--test-subset", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--trials-random", type=int, default=10)
+    ap.add_argument("--trials-asha", type=int, default=20)
     ap.add_argument("--json", default="benchmarks/results/search_efficiency.json")
     args = ap.parse_args()
 

@@ -123,6 +123,12 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="stop the study after this long (running trials are cancelled)",
     )
+    run.add_argument(
+        "--channel-address",
+        metavar="HOST:PORT",
+        help="address executors use to reach the driver's report channel, when it differs "
+        "from the driver's own (NAT, proxies)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--out", help="run directory (default: runs/study-TIME)")
     out.add_argument("--resume", metavar="RUN_DIR", help="continue the study in RUN_DIR")
@@ -178,6 +184,7 @@ def run_tune(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         train_subset=args.train_subset,
         test_subset=args.test_subset,
+        channel_advertise=args.channel_address,
         show_progress=not args.quiet,
         write_report=not args.no_report,
     )

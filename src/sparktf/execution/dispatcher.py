@@ -73,8 +73,6 @@ class Dispatcher:
         on_event: called with a short text for the progress display (retries, warnings).
     """
 
-    PREFETCH = 1  # trials asked ahead of a free slot
-
     def __init__(
         self,
         spark: SparkSession,
@@ -334,13 +332,15 @@ class Dispatcher:
                 break
 
     def _prefetch(self) -> None:
-        """Ask Optuna for the next trial while the slots are busy, so that a freed slot gets
-        it without waiting for the sampler and the storage."""
-        if (
+        """Ask Optuna for the next trials while the slots are busy (up to one per slot), so
+        that freed slots get them without waiting for the sampler and the storage. Stops as
+        soon as a running trial ends: refilling its slot comes first."""
+        while (
             not self.stopping
-            and len(self.ready) < self.PREFETCH
+            and len(self.ready) < self.s.parallelism
             and len(self.running) >= self.s.parallelism
             and self._outstanding(0) < self.s.trials
+            and not any(f.done() for f in self.running)
         ):
             self.ready.append(self._new_trial())
 
