@@ -74,3 +74,40 @@ def learning_curve(params: dict[str, Any], data: Any) -> float:
         report(step, value)
         time.sleep(0.05)
     return value
+
+
+def _worker_index() -> int:
+    """The standalone worker this task runs on (executors work in ``.../work/worker-N/...``);
+    0 outside a sparktf standalone cluster."""
+    import re
+
+    m = re.search(r"/worker-(\d+)/", os.getcwd() + "/")
+    return int(m.group(1)) if m else 0
+
+
+def quadratic_where(params: dict[str, Any], data: Any) -> dict[str, float]:
+    """(x - 2)^2 after ``params['sleep']`` seconds, with the worker index and pid as metrics."""
+    time.sleep(float(params.get("sleep", 0.0)))
+    x = float(params["x"])
+    return {
+        "value": (x - 2) ** 2,
+        "worker": float(_worker_index()),
+        "pid": float(os.getpid()),
+    }
+
+
+def sleep_and_return(params: dict[str, Any], data: Any) -> float:
+    """Sleeps ``params['sleep']`` seconds (default 3) and returns x; logs ``start X WORKER`` and
+    ``end X WORKER`` lines to ``params['log']`` when given (fault tests count the attempts)."""
+    x = float(params["x"])
+    log = params.get("log")
+
+    def note(what: str) -> None:
+        if log:
+            with open(log, "a") as fh:
+                fh.write(f"{what} {x!r} {_worker_index()}\n")
+
+    note("start")
+    time.sleep(float(params.get("sleep", 3.0)))
+    note("end")
+    return x

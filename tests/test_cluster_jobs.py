@@ -1,0 +1,113 @@
+"""``sparktf tune`` and ``sparktf predict`` unchanged against ``--master spark://...``: a real
+2-worker standalone cluster on loopback, the CLI drivers in subprocesses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sparktf.cluster import ClusterInfo, standalone_cluster
+from tests.clusterutil import (
+    read_predictions,
+    run_cli,
+    save_gray_model,
+    tail,
+    write_pngs,
+    write_space,
+)
+
+# Hold the application until both executors have registered, so that the first trials do not
+# all land on the executor that came first.
+WAIT_FOR_BOTH = [
+    "--conf",
+    "spark.cores.max=2",
+    "--conf",
+    "spark.scheduler.minRegisteredResourcesRatio=1.0",
+    "--conf",
+    "spark.ui.enabled=false",
+]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterInfo]:
+    state = tmp_path_factory.mktemp("cluster-jobs")
+    with standalone_cluster(workers=2, cores=1, memory="2g", state_dir=state) as info:
+        yield info
+
+
+def test_tune_runs_on_both_workers_of_a_standalone_cluster(
+    cluster: ClusterInfo, tmp_path: Path
+) -> None:
+    space = write_space(
+        tmp_path / "space.json", {"x": {"type": "grid", "values": [0, 1, 2, 3, 4, 5]}, "sleep": 1}
+    )
+    run = tmp_path / "run"
+    rc = run_cli(
+        [
+            "tune",
+            "--objective",
+            "tests.objectives:quadratic_where",
+            "--space",
+            str(space),
+            "--trials",
+            "6",
+            "--sampler",
+            "grid",
+            "--direction",
+            "minimize",
+            "--pruner",
+            "none",
+            "--master",
+            cluster.master_url,
+            *WAIT_FOR_BOTH,
+            "--out",
+            str(run),
+            "--quiet",
+            "--no-report",
+        ],
+        tmp_path / "tune.log",
+    )
+    assert rc == 0, tail(tmp_path / "tune.log")
+    df = pd.read_csv(run / "trials.csv")
+    assert len(df) == 6 and (df["state"] == "COMPLETE").all(), df.to_string()
+    assert sorted(df["params_x"]) == [0, 1, 2, 3, 4, 5]
+    assert set(df["worker"]) == {1.0, 2.0}, "trials did not run on both workers"
+    assert df["worker_pid"].nunique() >= 2
+    assert (df["value"] == (df["params_x"] - 2) ** 2).all()
+    assert json.loads((run / "config.json").read_text())["master"] == cluster.master_url
+    assert json.loads((run / "best" / "params.json").read_text())["x"] == 2
+
+
+def test_predict_runs_on_a_standalone_cluster(cluster: ClusterInfo, tmp_path: Path) -> None:
+    images = write_pngs(tmp_path / "images", 120)
+    model = save_gray_model(tmp_path / "gray.keras")
+    out = tmp_path / "preds.parquet"
+    rc = run_cli(
+        [
+            "predict",
+            "--model",
+            str(model),
+            "--input",
+            str(tmp_path / "images"),
+            "--out",
+            str(out),
+            "--master",
+            cluster.master_url,
+            "--partitions",
+            "4",
+            "--top-k",
+            "3",
+            "--no-progress",
+        ],
+        tmp_path / "predict.log",
+    )
+    assert rc == 0, tail(tmp_path / "predict.log")
+    df = read_predictions(out)
+    names = [Path(str(i)).name for i in df["id"]]
+    assert sorted(names) == sorted(p.name for p in images)
+    assert df["error"].isna().all()
+    assert all(len(k) == 3 for k in df["top_k"])
