@@ -189,6 +189,7 @@ def test_study_without_completed_trials_says_so(tmp_path: Path) -> None:
     html = write_report(run).read_text()
     assert "No trial completed" in html
     assert "Not drawn: no trial completed" in html
+    assert "Not drawn: needs at least 2 completed trials, the study has 0" in html
     assert not (run / "sensitivity.png").exists() and not (run / "history.png").exists()
     # what did happen is still shown
     assert (run / "timeline.png").is_file() and (run / "learning_curves.png").is_file()

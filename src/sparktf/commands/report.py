@@ -14,7 +14,7 @@ EXAMPLES = """examples:
 
 figures: sensitivity (final test error against --x, default learning_rate, one line per value
 of --by, default neurons; log scales), optimization history (by trial and by wall time),
-hyperparameter importance (Optuna's fANOVA), parallel coordinates, learning curves (pruned
+hyperparameter importance (Optuna's evaluator), parallel coordinates, learning curves (pruned
 trials marked where they stopped), timeline of trials per worker with slot utilisation; tables
 of the top trials, pruned trials, and failed trials with their errors. report.html embeds
 every figure, so it works offline and when moved alone; the PNG files lie beside it.

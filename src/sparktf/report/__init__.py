@@ -43,7 +43,8 @@ FIGURES = {
     "importance": (
         "Hyperparameter importance",
         "How much of the variation of the optimised metric each hyperparameter explains "
-        "(Optuna's fANOVA evaluator over the completed trials).",
+        "(Optuna's importance evaluator over the completed trials: fANOVA when scikit-learn is "
+        "installed, else PED-ANOVA).",
     ),
     "parallel_coordinates": (
         "Parallel coordinates",

@@ -78,7 +78,7 @@ class StudyData:
     log_params: frozenset[str] = frozenset()
     categorical_params: frozenset[str] = frozenset()
     importance: Mapping[str, float] = field(default_factory=dict)
-    importance_note: str | None = None
+    importance_note: str = ""  # the evaluator's name, or why there is no importance
 
     @property
     def label(self) -> str:
@@ -203,18 +203,43 @@ def _open(run: RunDir, config: Mapping[str, Any]) -> optuna.Study:
         ) from exc
 
 
-def _importance(study: optuna.Study, n_complete: int) -> tuple[dict[str, float], str | None]:
+def _evaluator() -> tuple[Any, str]:
+    """Optuna's fANOVA evaluator (seeded) when scikit-learn is installed, else PED-ANOVA."""
+    import importlib.util
+
     import optuna
 
-    if n_complete < 2:
-        return {}, f"needs at least 2 completed trials, the study has {n_complete}"
-    try:
-        imp = optuna.importance.get_param_importances(study)
-    except (RuntimeError, ValueError) as exc:
-        return {}, f"Optuna could not evaluate it: {exc}"
-    if not imp:
+    if importlib.util.find_spec("sklearn") is not None:
+        return optuna.importance.FanovaImportanceEvaluator(seed=0), "fANOVA"
+    return optuna.importance.PedAnovaImportanceEvaluator(), "PED-ANOVA"
+
+
+def _importance(study: optuna.Study) -> tuple[dict[str, float], str]:
+    """Importance over the hyperparameters that vary among the completed trials, and the
+    evaluator's name; or no importance and the reason."""
+    import warnings
+
+    import optuna
+
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(done) < 2:
+        return {}, f"needs at least 2 completed trials, the study has {len(done)}"
+    if len({t.value for t in done}) < 2:
+        return {}, "the optimised metric has the same value in every completed trial"
+    names = {n for t in done for n in t.params}
+    varying = sorted(n for n in names if len({repr(t.params.get(n)) for t in done}) > 1)
+    if not varying:
         return {}, "no hyperparameter varies across the completed trials"
-    return {k: float(v) for k, v in imp.items()}, None
+    evaluator, method = _evaluator()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PED-ANOVA warns about small studies
+            imp = optuna.importance.get_param_importances(
+                study, evaluator=evaluator, params=varying
+            )
+    except (RuntimeError, ValueError) as exc:
+        return {}, f"Optuna's {method} evaluator failed: {exc}"
+    return {k: float(v) for k, v in imp.items()}, method
 
 
 def load(run_dir: str | Path, importance: bool = True) -> StudyData:
@@ -222,7 +247,7 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
 
     Args:
         run_dir: a directory written by ``sparktf tune``.
-        importance: also evaluate hyperparameter importance (Optuna's fANOVA).
+        importance: also evaluate hyperparameter importance with Optuna's evaluator.
 
     Returns:
         The :class:`StudyData`.
@@ -255,9 +280,9 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
         if isinstance(dist, optuna.distributions.CategoricalDistribution)
     )
     imp: dict[str, float] = {}
-    note: str | None = "not computed"
+    note = "not computed"
     if importance:
-        imp, note = _importance(study, sum(1 for r in records if r.state == COMPLETE))
+        imp, note = _importance(study)
     direction = str(config.get("direction") or study.direction.name.lower())
     parallelism = _int(config.get("parallelism"))
     return StudyData(

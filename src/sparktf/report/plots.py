@@ -225,7 +225,7 @@ def history(data: StudyData) -> Figure:
 
 
 def importance(data: StudyData) -> Figure:
-    """Hyperparameter importance from Optuna's evaluator (fANOVA), as horizontal bars.
+    """Hyperparameter importance from Optuna's evaluator, as horizontal bars.
 
     Raises:
         NoFigure: Optuna could not evaluate importance (see ``data.importance_note``).
@@ -238,7 +238,9 @@ def importance(data: StudyData) -> Figure:
     bars = ax.barh([k for k, _ in items], [v for _, v in items], color=STATE_COLORS[COMPLETE])
     ax.bar_label(bars, labels=[f"{v:.2f}" for _, v in items], padding=3, fontsize=9)
     ax.set_xlim(0, max(1.0, max(v for _, v in items) * 1.15))
-    ax.set_xlabel("importance (fANOVA: share of the variance of the objective, sums to 1)")
+    method = data.importance_note
+    what = "share of the variance of the objective" if method == "fANOVA" else "normalised"
+    ax.set_xlabel(f"importance (Optuna's {method} evaluator; {what}, sums to 1)")
     ax.set_ylabel("hyperparameter")
     ax.set_title(f"Hyperparameter importance for {data.metric}")
     ax.grid(True, axis="x", alpha=0.4)
