@@ -73,9 +73,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], raw: int | Non
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _metric_columns(trials: Sequence[TrialRecord]) -> list[str]:
+def _metric_columns(trials: Sequence[TrialRecord], metric: str) -> list[str]:
+    """The key metrics the trials report, except the optimised one (it has its own column)."""
     present = {k for t in trials for k in t.metrics}
-    return [m for m in KEY_METRICS if m in present]
+    return [m for m in KEY_METRICS if m in present and m != metric]
 
 
 def _state(t: TrialRecord) -> str:
@@ -142,8 +143,17 @@ def _top_table(data: StudyData, top: int) -> str:
     if not ranked:
         return '<p class="empty">No completed trial: there is nothing to rank.</p>'
     params = data.param_names
-    metrics = _metric_columns(ranked)
-    headers = ["rank", "trial", data.metric, *params, *metrics, "epochs", "compute (s)", "worker"]
+    metrics = _metric_columns(ranked, data.metric)
+    headers = [
+        "rank",
+        "trial",
+        data.metric,
+        *params,
+        *metrics,
+        "epochs run",
+        "compute (s)",
+        "worker",
+    ]
     rows = [
         [
             i + 1,
@@ -200,14 +210,14 @@ def _failed_table(data: StudyData) -> str:
 
 def _all_table(data: StudyData) -> str:
     params = data.param_names
-    metrics = _metric_columns(data.trials)
+    metrics = _metric_columns(data.trials, data.metric)
     headers = [
         "trial",
         "state",
         data.metric,
         *params,
         *metrics,
-        "epochs",
+        "epochs run",
         "compute (s)",
         "attempts",
         "worker",
