@@ -41,6 +41,7 @@ from sparktf.rundir import (
     TRIAL_COLUMNS,
     RunDir,
 )
+from sparktf.search.mirror import MirroredStudy
 from sparktf.search.space import SearchSpace
 from sparktf.search.study import (
     grid_points,
@@ -626,6 +627,9 @@ def tune(
             study.enqueue_trial(point)
     for params in enqueue:
         study.enqueue_trial(dict(params))
+    # The dispatcher works on an in-memory copy; a background thread writes it to the storage.
+    mirror = MirroredStudy(study, sampler_obj, pruner_obj)
+    study = mirror.study
 
     spark = spark or session(cfg.master, app_name=f"sparktf-tune:{run.path.name}")
     slots = task_slots(spark)
@@ -672,10 +676,13 @@ def tune(
     display = _Display(cfg, show_progress)
 
     def finished(trial: optuna.Trial, outcome: TrialOutcome | None) -> None:
+        mirror.finished(trial)
         outputs.trial_finished(study, trial, outcome)
         display.update(study, dispatcher)
 
-    dispatcher = Dispatcher(spark, study, suggest, obj, data_obj, settings, finished, display.event)
+    dispatcher = Dispatcher(
+        spark, study, suggest, obj, data_obj, settings, finished, display.event, mirror.started
+    )
     say(
         f"study {cfg.study_name!r} in {run.path}: {trials_target} trials, {par} in parallel on "
         f"{spark.sparkContext.master}, sampler {cfg.sampler}, pruner {pruner_name}, "
@@ -687,6 +694,8 @@ def tune(
             dispatcher.run()
     finally:
         outputs.write_csv(study)
+        for problem in mirror.close():
+            say(f"warning: {problem}")
     result = _result(study, run, cfg, time.perf_counter() - t0)
     if show_progress:
         _print_summary(result, cfg)

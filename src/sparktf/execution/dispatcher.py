@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.execution.channel import ChannelServer
 from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask, partition_runner
-from sparktf.search.study import set_user_attrs
 
 if TYPE_CHECKING:
     import optuna
@@ -71,6 +70,7 @@ class Dispatcher:
         settings: counts, metric, timeouts.
         on_finished: called on the driver after each trial is told to Optuna.
         on_event: called with a short text for the progress display (retries, warnings).
+        on_started: called on the driver after each new trial got its parameters.
     """
 
     def __init__(
@@ -83,6 +83,7 @@ class Dispatcher:
         settings: DispatchSettings,
         on_finished: Callable[[optuna.Trial, TrialOutcome | None], None],
         on_event: Callable[[str], None],
+        on_started: Callable[[optuna.Trial], None] | None = None,
     ) -> None:
         self.spark = spark
         self.sc = spark.sparkContext
@@ -93,6 +94,7 @@ class Dispatcher:
         self.s = settings
         self.on_finished = on_finished
         self.on_event = on_event
+        self.on_started = on_started
         self.lock = threading.RLock()  # every Optuna call goes through it
         self.running: dict[Future[TrialOutcome], _Running] = {}
         self.by_number: dict[int, _Running] = {}
@@ -163,6 +165,8 @@ class Dispatcher:
         with self.lock:
             trial = self.study.ask()
             params = self.suggest(trial)
+            if self.on_started is not None:
+                self.on_started(trial)
         return _Running(trial, params, 1, f"sparktf-{trial.number}-1", time.time(), None)
 
     # -- finishing ---------------------------------------------------------------------------
@@ -207,7 +211,8 @@ class Dispatcher:
                 attrs["error"] = error
             if interrupted:
                 attrs[INTERRUPTED] = True
-            set_user_attrs(self.study, trial._trial_id, attrs)
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
             if state == optuna.trial.TrialState.COMPLETE:
                 assert outcome is not None and outcome.value is not None
                 self.study.tell(trial, outcome.value)

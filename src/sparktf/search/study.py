@@ -170,19 +170,27 @@ def open_study(
         ) from None
 
 
-def set_user_attrs(study: optuna.Study, trial_id: int, attrs: dict[str, Any]) -> None:
-    """Set several user attributes of a running trial in one transaction where the storage
-    allows it (Optuna's RDB storage writes one transaction per attribute otherwise)."""
+def set_trial_attrs(
+    study: optuna.Study, trial_id: int, attrs: dict[str, Any], system: bool = False
+) -> None:
+    """Set several user (or system) attributes of a trial in one transaction where the
+    storage allows it (Optuna's RDB storage writes one transaction per attribute otherwise)."""
+    if not attrs:
+        return
     backend = getattr(study._storage, "_backend", study._storage)
     write = getattr(backend, "_set_trial_attr_without_commit", None)
     session_of = getattr(backend, "scoped_session", None)
     if write is None or session_of is None:
+        setter = (
+            study._storage.set_trial_system_attr if system else study._storage.set_trial_user_attr
+        )
         for key, value in attrs.items():
-            study._storage.set_trial_user_attr(trial_id, key, value)
+            setter(trial_id, key, value)
         return
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
+    model = models.TrialSystemAttributeModel if system else models.TrialUserAttributeModel
     with _create_scoped_session(session_of, True) as session:
         for key, value in attrs.items():
-            write(session, models.TrialUserAttributeModel, trial_id, key, value)
+            write(session, model, trial_id, key, value)
