@@ -54,7 +54,8 @@ def run_cli(args: Sequence[str], log: Path, timeout: float = JOB_TIMEOUT) -> int
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         proc.wait()
-        raise AssertionError(f"sparktf {' '.join(args)} ran over {timeout}s:\n{tail(log)}") from None
+        msg = f"sparktf {' '.join(args)} ran over {timeout}s:\n{tail(log)}"
+        raise AssertionError(msg) from None
 
 
 def tail(path: Path, n: int = 40) -> str:
@@ -65,14 +66,25 @@ def tail(path: Path, n: int = 40) -> str:
 
 
 def wait_for(
-    what: str, check: Callable[[], Any], timeout: float = JOB_TIMEOUT, every: float = 0.1
+    what: str,
+    check: Callable[[], Any],
+    timeout: float = JOB_TIMEOUT,
+    every: float = 0.1,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
 ) -> Any:
-    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds, or
+    as soon as ``proc`` (the driver being watched) has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(
+                f"the driver exited ({proc.returncode}) while waiting for {what}:\n"
+                + (tail(log) if log else "")
+            )
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 

@@ -1,0 +1,222 @@
+"""Fault tolerance with real processes: a worker of a standalone cluster killed in the middle of a
+study or a prediction job, and the ``sparktf tune`` driver killed mid-study then resumed.
+
+Each test that kills a worker has a cluster of its own; the drivers run in subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sparktf.cluster import ClusterInfo, descendants, kill_worker, standalone_cluster
+from tests.clusterutil import (
+    JOB_TIMEOUT,
+    log_lines,
+    read_predictions,
+    run_cli,
+    save_gray_model,
+    start_cli,
+    study_trials,
+    tail,
+    wait_for,
+    write_pngs,
+    write_space,
+)
+from tests.test_cluster_jobs import WAIT_FOR_BOTH
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[ClusterInfo]:
+    """A 2-worker cluster for one test (it will lose a worker)."""
+    with standalone_cluster(workers=2, cores=1, memory="2g", state_dir=tmp_path / "cluster") as c:
+        yield c
+
+
+def _tune_args(space: Path, run: Path, trials: int, *extra: str) -> list[str]:
+    return [
+        "tune",
+        "--objective",
+        "tests.objectives:sleep_and_return",
+        "--space",
+        str(space),
+        "--trials",
+        str(trials),
+        "--sampler",
+        "grid",
+        "--direction",
+        "minimize",
+        "--pruner",
+        "none",
+        "--out",
+        str(run),
+        "--quiet",
+        "--no-report",
+        *extra,
+    ]
+
+
+def _complete(trials: list) -> dict[int, float]:
+    return {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
+
+
+def _python_workers(worker_pid: int) -> int:
+    """PySpark daemon processes under a worker JVM: 2 or more once a task has started there."""
+    found = 0
+    for pid in descendants(worker_pid):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        found += b"pyspark.daemon" in cmd
+    return found
+
+
+def test_worker_loss_mid_study_loses_no_trial(cluster: ClusterInfo, tmp_path: Path) -> None:
+    log, run = tmp_path / "calls.log", tmp_path / "run"
+    xs = [0, 1, 2, 3, 4, 5]
+    space = write_space(
+        tmp_path / "space.json",
+        {"x": {"type": "grid", "values": xs}, "sleep": 3, "log": str(log)},
+    )
+    args = _tune_args(space, run, len(xs), "--master", cluster.master_url, *WAIT_FOR_BOTH)
+    proc = start_cli(args, tmp_path / "tune.log")
+    try:
+
+        def in_flight_on_worker_1() -> list[float]:
+            # a trial completed, and another one running on worker 1 right now
+            if not _complete(study_trials(run)):
+                return []
+            lines = log_lines(log)
+            ended = {(x, w) for what, x, w in lines if what == "end"}
+            return [x for what, x, w in lines if what == "start" and w == 1 and (x, 1) not in ended]
+
+        victims = wait_for(
+            "a trial running on worker 1 after one completed",
+            in_flight_on_worker_1,
+            proc=proc,
+            log=tmp_path / "tune.log",
+        )
+        before = _complete(study_trials(run))
+        kill_worker(cluster, 1)
+        assert proc.poll() is None, "the study ended before the kill"
+        rc = proc.wait(timeout=JOB_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, tail(tmp_path / "tune.log")
+
+    trials = study_trials(run)
+    assert len(trials) == len(xs), [(t.number, t.state.name) for t in trials]
+    assert all(t.state.name == "COMPLETE" for t in trials), [
+        (t.number, t.state.name, t.user_attrs.get("error")) for t in trials
+    ]
+    assert sorted(t.params["x"] for t in trials) == xs
+    after = _complete(trials)
+    assert {n: after[n] for n in before} == before, "a trial completed before the kill changed"
+    lines = log_lines(log)
+    for x in victims:
+        # started on the dead worker, never ended there, and ran again to the end elsewhere
+        assert ("end", float(x), 1) not in lines
+        assert ("end", float(x), 2) in lines, lines
+    assert len({x for what, x, _ in lines if what == "end"}) == len(xs)
+
+
+def test_worker_loss_mid_prediction_keeps_every_row_once(
+    cluster: ClusterInfo, tmp_path: Path
+) -> None:
+    images = write_pngs(tmp_path / "images", 300)
+    model = save_gray_model(tmp_path / "gray.keras")
+    out = tmp_path / "preds.parquet"
+    args = [
+        "predict",
+        "--model",
+        str(model),
+        "--input",
+        str(tmp_path / "images"),
+        "--out",
+        str(out),
+        "--master",
+        cluster.master_url,
+        "--partitions",
+        "12",
+        "--batch-size",
+        "8",
+        "--no-progress",
+    ]
+    proc = start_cli(args, tmp_path / "predict.log")
+    try:
+        worker_1 = cluster.worker_pids[0]
+        wait_for(
+            "a prediction task on worker 1",
+            lambda: _python_workers(worker_1) >= 2,
+            every=0.05,
+            proc=proc,
+            log=tmp_path / "predict.log",
+        )
+        kill_worker(cluster, 1)
+        assert proc.poll() is None and not out.exists(), "the job ended before the kill"
+        rc = proc.wait(timeout=JOB_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, tail(tmp_path / "predict.log")
+    df = read_predictions(out)
+    names = [Path(str(i)).name for i in df["id"]]
+    assert len(names) == len(set(names)) == len(images), "rows lost or duplicated"
+    assert set(names) == {p.name for p in images}
+    assert df["error"].isna().all()
+
+
+def test_driver_loss_then_resume_reruns_only_interrupted_trials(tmp_path: Path) -> None:
+    log, run = tmp_path / "calls.log", tmp_path / "run"
+    xs = [0, 1, 2, 3, 4, 5, 6, 7]
+    space = write_space(
+        tmp_path / "space.json",
+        {"x": {"type": "grid", "values": xs}, "sleep": 2, "log": str(log)},
+    )
+    proc = start_cli(
+        _tune_args(space, run, len(xs), "--master", "local[2]"), tmp_path / "tune-1.log"
+    )
+    try:
+        wait_for(
+            "two completed trials",
+            lambda: len(_complete(study_trials(run))) >= 2,
+            every=0.2,
+            proc=proc,
+            log=tmp_path / "tune-1.log",
+        )
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its JVM and its Python workers
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    killed = study_trials(run)
+    done = {t.params["x"] for t in killed if t.state.name == "COMPLETE"}
+    cut = {t.params["x"] for t in killed if t.state.name == "RUNNING"}
+    assert len(done) >= 2 and cut, [(t.number, t.state.name) for t in killed]
+    started = {x for what, x, _ in log_lines(log) if what == "start"}
+
+    rc = run_cli(["tune", "--resume", str(run), "--quiet", "--no-report"], tmp_path / "tune-2.log")
+    assert rc == 0, tail(tmp_path / "tune-2.log")
+
+    trials = study_trials(run)
+    counted = [t for t in trials if not t.user_attrs.get("interrupted")]
+    interrupted = [t for t in trials if t.user_attrs.get("interrupted")]
+    assert len(counted) == len(xs)
+    assert all(t.state.name == "COMPLETE" for t in counted)
+    assert sorted(t.params["x"] for t in counted) == xs  # every grid point, once
+    assert {t.params["x"] for t in interrupted} == cut
+    assert all("driver stopped" in t.user_attrs["error"] for t in interrupted)
+    starts = [x for what, x, _ in log_lines(log) if what == "start"]
+    for x in done:
+        assert starts.count(float(x)) == 1, f"completed trial x={x} ran again"
+    for x in cut:
+        # cut short by the kill (or asked ahead and not started yet), then run by --resume
+        assert starts.count(float(x)) == (2 if float(x) in started else 1)
+    assert sorted(set(starts)) == [float(x) for x in xs]
