@@ -45,6 +45,7 @@ from sparktf.search.mirror import MirroredStudy
 from sparktf.search.space import SearchSpace
 from sparktf.search.study import (
     grid_points,
+    is_better,
     make_pruner,
     make_sampler,
     open_study,
@@ -329,15 +330,6 @@ class _Outputs:
             saved = json.loads(metrics_file.read_text())
             self.best_saved = saved.get(cfg.metric)
 
-    def _better(self, value: float) -> bool:
-        if self.best_saved is None:
-            return True
-        return (
-            value > self.best_saved
-            if self.cfg.direction == "maximize"
-            else (value < self.best_saved)
-        )
-
     def trial_finished(
         self, study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome | None
     ) -> None:
@@ -345,7 +337,7 @@ class _Outputs:
             outcome is not None
             and outcome.state.value == "COMPLETE"
             and outcome.value is not None
-            and self._better(outcome.value)
+            and is_better(outcome.value, self.best_saved, self.cfg.direction)
         ):
             is_keras = self.objective.kind is not ObjectiveKind.FUNCTION
             if not is_keras or outcome.model_bytes is not None:
@@ -822,10 +814,7 @@ class _Display:
             if (
                 t.state == optuna.trial.TrialState.COMPLETE
                 and t.value is not None
-                and (
-                    best is None
-                    or (t.value > best if self.cfg.direction == "maximize" else t.value < best)
-                )
+                and is_better(t.value, best, self.cfg.direction)
             ):
                 best = t.value
         done = sum(counts.values())

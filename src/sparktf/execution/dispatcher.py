@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.execution.channel import ChannelServer
 from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask, partition_runner
+from sparktf.search.study import is_better
 
 if TYPE_CHECKING:
     import optuna
@@ -230,20 +231,13 @@ class Dispatcher:
             self.on_event(w)
         if outcome.state is Outcome.COMPLETE:
             assert outcome.value is not None
-            if self._is_better(outcome.value):
+            if is_better(outcome.value, self.best_value, self.s.direction):
                 self.best_value = outcome.value
             self._tell(run, outcome, optuna.trial.TrialState.COMPLETE)
         elif outcome.state is Outcome.PRUNED:
             self._tell(run, outcome, optuna.trial.TrialState.PRUNED)
         else:
             self._tell(run, outcome, optuna.trial.TrialState.FAIL, error=outcome.error)
-
-    def _is_better(self, value: float) -> bool:
-        if self.best_value is None:
-            return True
-        if self.s.direction == "maximize":
-            return value > self.best_value
-        return value < self.best_value
 
     def _cancel(self, run: _Running, reason: str) -> None:
         if run.cancel_reason is None:

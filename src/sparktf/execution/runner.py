@@ -23,6 +23,7 @@ from sparktf.errors import TrialPruned
 from sparktf.execution.channel import ChannelAddress, ChannelClient
 from sparktf.execution.context import TrialContext, trial_context
 from sparktf.keras.threads import configure_threads, task_cpus, task_gpus, visible_gpus
+from sparktf.search.study import is_better
 
 
 class ObjectiveKind(str, Enum):
@@ -123,12 +124,6 @@ def _data_for(objective: Objective, data_bc: Any, val_fraction: float) -> tuple[
     return prepared, False
 
 
-def _better(value: float, best: float | None, direction: str) -> bool:
-    if best is None:
-        return True
-    return value > best if direction == "maximize" else value < best
-
-
 def _value_from(result: Any, metric: str) -> tuple[float, dict[str, float]]:
     if isinstance(result, Mapping):
         metrics = {str(k): float(v) for k, v in result.items() if isinstance(v, (int, float))}
@@ -164,7 +159,7 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
 
                 metrics, model = train_keras(objective.builder(), task.params, data, task.monitor)
                 value, metrics = _value_from(metrics, task.metric)
-                if math.isfinite(value) and _better(value, task.best_value, task.direction):
+                if math.isfinite(value) and is_better(value, task.best_value, task.direction):
                     model_bytes = model_to_bytes(model)
         if ctx.pruned_at is not None:  # a Keras callback stopped training
             state, value = Outcome.PRUNED, ctx.curve.get(ctx.pruned_at)

@@ -39,6 +39,13 @@ def make_sampler(name: str, space: SearchSpace, seed: int | None) -> optuna.samp
     raise ConfigError(f"unknown sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
 
 
+def is_better(value: float, best: float | None, direction: str) -> bool:
+    """True when ``value`` beats ``best`` (None: nothing yet) in ``direction``."""
+    if best is None:
+        return True
+    return value > best if direction == "maximize" else value < best
+
+
 def grid_points(space: SearchSpace, seed: int | None) -> list[dict[str, Any]]:
     """Every point of the space's grid, in a seeded random order."""
     import random
