@@ -12,7 +12,7 @@ examples:
       --output-tensor softmax:0 --labels labels.txt --urls urls.txt --top-k 5 --out preds.json
   sparktf predict --model mobilenet_v2 --weights mobilenet_v2_weights.h5 --input photos/ --top-k 5
 
-Output: one row per input with id (path, URL or index), top_k (label, index, probability;
+Output: one row per input with id (path, URL or index), top_k (label, class_index, probability;
 best first), probabilities (with --probabilities) and error ("<reason>: <detail>", empty when
 fine). A broken image, a 404 or a timeout fails its own row, never the job.
 """

@@ -103,25 +103,33 @@ class PredictConfig:
         if self.max_pixels <= 0:
             raise ConfigError(f"--max-pixels must be positive, got {self.max_pixels}")
 
-    @classmethod
-    def from_options(cls, **options: Any) -> PredictConfig:
-        """Build a config from keyword options; fetch options (``timeout``, ``retries``,
+    def with_options(self, **options: Any) -> PredictConfig:
+        """A copy with some settings changed; URL settings (``timeout``, ``retries``,
         ``max_bytes``, ``fetch_threads``) may be given flat.
 
         Raises:
-            ConfigError: an unknown option name.
+            ConfigError: an unknown option name or an invalid value.
         """
-        fetch_keys = {"timeout": "timeout", "retries": "retries", "max_bytes": "max_bytes"}
-        fetch_keys["fetch_threads"] = "threads"
+        fetch_keys = {
+            "timeout": "timeout",
+            "retries": "retries",
+            "max_bytes": "max_bytes",
+            "fetch_threads": "threads",
+        }
         fetch_opts = {fetch_keys[k]: options.pop(k) for k in list(options) if k in fetch_keys}
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(self)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ConfigError(
                 f"unknown predict option(s) {', '.join(unknown)}: expected some of "
                 f"{', '.join(sorted(known | set(fetch_keys)))}"
             )
-        cfg = cls(**options)
+        cfg = replace(self, **options)
         if fetch_opts:
             cfg = replace(cfg, fetch=replace(cfg.fetch, **fetch_opts))
         return cfg
+
+    @classmethod
+    def from_options(cls, **options: Any) -> PredictConfig:
+        """A config from keyword options (see :meth:`with_options`)."""
+        return cls().with_options(**options)

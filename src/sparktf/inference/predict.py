@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -377,16 +377,7 @@ def predict(
         ConfigError: a missing or unloadable model, wrong tensor name, label count mismatch,
             missing input or bad option — before any Spark job runs.
     """
-    cfg = config if config is not None else PredictConfig()
-    if options:
-        merged = {f: getattr(cfg, f) for f in cfg.__dataclass_fields__ if f != "fetch"}
-        merged.update(options)
-        fetch = cfg.fetch
-        cfg = PredictConfig.from_options(**merged)
-        if config is not None and not any(
-            k in options for k in ("timeout", "retries", "max_bytes", "fetch_threads", "fetch")
-        ):
-            cfg = replace(cfg, fetch=fetch)
+    cfg = (config if config is not None else PredictConfig()).with_options(**options)
     if spark is None:
         from sparktf.spark import session
 
@@ -555,6 +546,8 @@ def write_predictions(
                 writer = observed.write.mode("overwrite" if overwrite else "errorifexists")
                 if fmt == "csv":  # RFC 4180 quoting: quotes doubled, not backslash-escaped
                     writer = writer.option("header", "true").option("escape", '"')
+                if fmt == "json":
+                    writer = writer.option("ignoreNullFields", "false")
                 writer.format(fmt).save(out)
             else:
                 _write_single_file(observed, fmt, target)
@@ -580,6 +573,8 @@ def _write_single_file(df: DataFrame, fmt: str, target: Path) -> None:
         writer = df.repartition(1).write.mode("overwrite").format(fmt)
         if fmt == "csv":  # RFC 4180 quoting: quotes doubled, not backslash-escaped
             writer = writer.option("header", "true").option("escape", '"')
+        if fmt == "json":  # every row has every key; null where there is no value
+            writer = writer.option("ignoreNullFields", "false")
         writer.save(str(tmp.resolve()))
         parts = sorted(tmp.glob("part-*"))
         if len(parts) != 1:
