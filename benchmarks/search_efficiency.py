@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -24,7 +25,6 @@ from _common import machine, markdown_table, today
 
 
 def run_arm(spark, data, arm: str, seed: int, args, out: Path) -> dict:
-    import optuna
 
     import sparktf
 
@@ -53,37 +53,96 @@ def run_arm(spark, data, arm: str, seed: int, args, out: Path) -> dict:
         write_report=False,
     )
     wall = time.perf_counter() - t0
-    study = optuna.load_study(study_name="sparktf", storage=f"sqlite:///{out / 'study.db'}")
-    trials = sorted(
-        (t for t in study.trials if "run_end" in t.user_attrs),
-        key=lambda t: t.user_attrs["run_end"],
-    )
-    history = []  # (cumulative compute, best val acc so far)
-    compute, best = 0.0, 0.0
-    for t in trials:
-        compute += t.user_attrs["compute_s"]
-        if t.state.name == "COMPLETE":
-            best = max(best, t.user_attrs["metrics"]["val_accuracy"])
-        history.append((compute, best))
     return {
         "arm": arm,
         "seed": seed,
         "wall_s": wall,
-        "compute_s": compute,
         "best_val_accuracy": res.best_value,
         "test_error": res.best_metrics.get("test_error"),
         "best_params": res.best_params,
         "counts": res.counts,
-        "epochs_trained": sum(t.user_attrs.get("epochs_completed", 0) for t in trials),
+    }
+
+
+def analyze(db: Path) -> dict:
+    """Summarise one arm's study: compute and epochs, best validation accuracy, and the
+    history of (cumulative epochs, cumulative compute, best so far) in the order trials ended."""
+    import optuna
+
+    study = optuna.load_study(study_name="sparktf", storage=f"sqlite:///{db}")
+    trials = sorted(
+        (t for t in study.trials if "run_end" in t.user_attrs),
+        key=lambda t: t.user_attrs["run_end"],
+    )
+    history, epochs, compute, best, best_t = [], 0, 0.0, 0.0, None
+    for t in trials:
+        epochs += t.user_attrs.get("epochs_completed", 0)
+        compute += t.user_attrs["compute_s"]
+        if t.state.name == "COMPLETE" and t.user_attrs["metrics"]["val_accuracy"] > best:
+            best, best_t = t.user_attrs["metrics"]["val_accuracy"], t
+        history.append((epochs, compute, best))
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return {
+        "epochs": epochs,
+        "compute_s": compute,
+        "best_val_accuracy": best,
+        "test_error": best_t.user_attrs["metrics"]["test_error"] if best_t else None,
+        "counts": counts,
         "history": history,
     }
 
 
-def compute_to_reach(history: list[tuple[float, float]], target: float) -> float | None:
-    for compute, best in history:
-        if best >= target:
-            return compute
+def reach(history: list[tuple[int, float, float]], target: float) -> tuple[int, float] | None:
+    """Epochs and compute spent when the best-so-far first reached ``target``."""
+    for epochs, compute, best in history:
+        if best >= target - 1e-9:
+            return epochs, compute
     return None
+
+
+def table(workdir: Path, seeds: list[int]) -> str:
+    """The Markdown table of every seed's two arms."""
+    rows = []
+    for seed in seeds:
+        a = analyze(workdir / f"random-{seed}.db")
+        b = analyze(workdir / f"tpe+asha-{seed}.db")
+        r = reach(b["history"], a["best_val_accuracy"])
+        for name, arm in (("A: random, full training", a), ("B: TPE + ASHA", b)):
+            got = ""
+            if arm is b:
+                got = (
+                    "not reached"
+                    if r is None
+                    else f"{r[0]} epochs = {r[0] / a['epochs']:.2f} of A "
+                    f"({r[1]:.0f} s = {r[1] / a['compute_s']:.2f} of A)"
+                )
+            rows.append(
+                [
+                    name,
+                    seed,
+                    arm["epochs"],
+                    f"{arm['compute_s']:.0f}",
+                    f"{arm['best_val_accuracy']:.4f}",
+                    f"{arm['test_error']:.4f}",
+                    ", ".join(f"{v} {k.lower()}" for k, v in sorted(arm["counts"].items())),
+                    got,
+                ]
+            )
+    return markdown_table(
+        [
+            "arm",
+            "seed",
+            "epochs trained",
+            "compute (slot-s)",
+            "best val acc",
+            "its test error",
+            "trials",
+            "B: spent to reach A's best",
+        ],
+        rows,
+    )
 
 
 def main() -> None:
@@ -96,83 +155,53 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--trials-random", type=int, default=10)
     ap.add_argument("--trials-asha", type=int, default=20)
-    ap.add_argument("--json", default="benchmarks/results/search_efficiency.json")
+    ap.add_argument(
+        "--workdir",
+        default="benchmarks/results/search_efficiency",
+        help="where the two arms' Optuna studies are kept (ARM-SEED.db)",
+    )
+    ap.add_argument(
+        "--analyze",
+        action="store_true",
+        help="only print the table of the studies already in --workdir",
+    )
     args = ap.parse_args()
 
-    from sparktf.datasets import ImageDataset, load_fashion_mnist
-    from sparktf.spark import session
+    workdir = Path(args.workdir)
+    if not args.analyze:
+        from sparktf.datasets import ImageDataset, load_fashion_mnist
+        from sparktf.spark import session
 
-    full = load_fashion_mnist()
-    data = ImageDataset(
-        full.name,
-        full.x_train[: args.train_subset],
-        full.y_train[: args.train_subset],
-        full.x_test[: args.test_subset],
-        full.y_test[: args.test_subset],
-        full.class_names,
-        full.source,
-    )
-    spark = session("local[2]", app_name="bench-search", conf={"spark.ui.enabled": "false"})
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
+        full = load_fashion_mnist()
+        data = ImageDataset(
+            full.name,
+            full.x_train[: args.train_subset],
+            full.y_train[: args.train_subset],
+            full.x_test[: args.test_subset],
+            full.y_test[: args.test_subset],
+            full.class_names,
+            full.source,
+        )
+        spark = session("local[2]", app_name="bench-search", conf={"spark.ui.enabled": "false"})
+        workdir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             for arm in ("random", "tpe+asha"):
-                r = run_arm(spark, data, arm, seed, args, Path(tmp) / f"{arm}-{seed}")
-                results.append(r)
-                print(json.dumps({k: v for k, v in r.items() if k != "history"}), flush=True)
-    rows = []
-    for seed in args.seeds:
-        a = next(r for r in results if r["arm"] == "random" and r["seed"] == seed)
-        b = next(r for r in results if r["arm"] == "tpe+asha" and r["seed"] == seed)
-        reach = compute_to_reach(b["history"], a["best_val_accuracy"])
-        b["compute_to_reach_random_best"] = reach
-        for r in (a, b):
-            rows.append(
-                [
-                    r["arm"],
-                    seed,
-                    f"{r['compute_s']:.0f}",
-                    r["epochs_trained"],
-                    f"{r['best_val_accuracy']:.4f}",
-                    f"{r['test_error']:.4f}",
-                    ", ".join(f"{v} {k.lower()}" for k, v in sorted(r["counts"].items())),
-                    ""
-                    if r is a
-                    else (
-                        "not reached"
-                        if reach is None
-                        else f"{reach:.0f} s = {reach / a['compute_s']:.2f} of A"
-                    ),
-                ]
-            )
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(
-        json.dumps(
-            {"machine": machine(), "date": today(), "args": vars(args), "results": results},
-            indent=1,
-        )
-    )
+                with tempfile.TemporaryDirectory() as tmp:
+                    out = Path(tmp) / "run"
+                    # B gets its own seed: with the same one, TPE's random start-up trials
+                    # would repeat A's first trials
+                    r = run_arm(
+                        spark, data, arm, seed if arm == "random" else seed + 1000, args, out
+                    )
+                    shutil.copy(out / "study.db", workdir / f"{arm}-{seed}.db")
+                print(json.dumps(r), flush=True)
+        spark.stop()
     print()
     print(
         f"machine: {machine()}; date: {today()}; subset: train {args.train_subset} "
         f"(10% held out for validation), test {args.test_subset}; max {args.epochs} epochs"
     )
-    print(
-        markdown_table(
-            [
-                "arm",
-                "seed",
-                "compute s",
-                "epochs trained",
-                "best val acc",
-                "its test error",
-                "trials",
-                "compute to reach A's best",
-            ],
-            rows,
-        )
-    )
-    spark.stop()
+    print(table(workdir, args.seeds))
 
 
 if __name__ == "__main__":
