@@ -296,3 +296,14 @@ def test_pruned_keras_trial_keeps_its_learning_curve(spark, tmp_path: Path) -> N
         assert sorted(t.intermediate_values) == list(range(1, expected + 1))
         assert t.user_attrs["epochs_completed"] == expected
     assert (tmp_path / "run" / "best" / "model.keras").is_file()
+
+
+def test_study_file_is_complete_on_its_own_after_tune(spark, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    _run(spark, objectives.quadratic, X, tmp_path, trials=3, direction="minimize")
+    copy = tmp_path / "copy.db"
+    shutil.copy(tmp_path / "run" / "study.db", copy)  # the file alone, without its -wal log
+    rows = sqlite3.connect(copy).execute("select state, count(*) from trials group by state")
+    assert rows.fetchall() == [("COMPLETE", 3)]

@@ -89,7 +89,21 @@ class MirroredStudy:
         """Write everything still queued; return the errors the writer met (if any)."""
         self._queue.put(None)
         self._thread.join()
+        self._checkpoint()
         return list(self._errors)
+
+    def _checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log into the database file, so that the run directory's
+        ``study.db`` is complete on its own (e.g. when copied) once the study ends."""
+        storage = self.persistent._storage
+        engine = getattr(getattr(storage, "_backend", storage), "engine", None)
+        if engine is None or engine.dialect.name != "sqlite":
+            return
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        except Exception as exc:  # the data is safe in the log either way
+            self._errors.append(f"could not checkpoint the SQLite log: {exc}")
 
     # -- the writer thread --------------------------------------------------------------------
 
