@@ -96,10 +96,26 @@ def write_space(path: Path, space: dict[str, Any]) -> Path:
 
 def study_trials(run: Path) -> list[Any]:
     """The trials of the study in ``run`` (FrozenTrials; empty while there is no study yet)."""
+    import sqlite3
+
     import optuna
 
     db = run / "study.db"
     if not db.is_file():
+        return []
+    # Opening it with Optuna while the driver is still creating the schema would race with
+    # the driver's own CREATE TABLEs (and may fail the driver); look read-only first.
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            ready = con.execute(
+                "select count(*) from studies where study_name = 'sparktf'"
+            ).fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return []
+    if not ready:
         return []
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
