@@ -183,7 +183,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--train-subset", type=int, default=4000, help="training images per trial")
+    ap.add_argument("--train-subset", type=int, default=12000, help="training images per trial")
     ap.add_argument("--test-subset", type=int, default=1000)
     ap.add_argument("--neurons", type=int, default=256)
     ap.add_argument("--epochs", type=int, default=1)
