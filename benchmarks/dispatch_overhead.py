@@ -1,8 +1,9 @@
 """Dispatch overhead: N trials that each sleep S seconds on P slots of local[P].
 
 sparktf and hyperopt's SparkTrials (parallelism P, random search) run side by side in one
-process, on one Spark session. Reported: wall time (median of --repeats runs), the ideal
-N*S/P, and efficiency = ideal / wall.
+process, on one Spark session, next to the floor of the one-job-per-trial design (bare Spark
+jobs back to back, no search or bookkeeping). Reported: wall time (median of --repeats runs),
+the ideal N*S/P, and efficiency = ideal / wall.
 
     .venv/bin/python benchmarks/dispatch_overhead.py --repeats 3
 """
@@ -47,6 +48,30 @@ def run_sparktf(spark: object, n: int, s: float, p: int) -> float:
         return time.perf_counter() - t0
 
 
+def run_bare_spark(spark: object, n: int, s: float, p: int) -> float:
+    """The floor of the one-job-per-trial design: P threads, each running its share of the
+    N trials as one-task Spark jobs (own job group) back to back, with no search, storage or
+    bookkeeping at all. No dispatcher built this way can beat it on the same machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sc = spark.sparkContext  # type: ignore[attr-defined]
+
+    def task(items):  # type: ignore[no-untyped-def]
+        for x in items:
+            time.sleep(s)
+            yield x
+
+    def slot(k: int) -> None:
+        for j in range(k, n, p):
+            sc.setJobGroup(f"bare-{j}", "bare", interruptOnCancel=True)
+            sc.parallelize([j], 1).mapPartitions(task).collect()
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(p) as pool:
+        list(pool.map(slot, range(p)))
+    return time.perf_counter() - t0
+
+
 def run_hyperopt(spark: object, n: int, s: float, p: int) -> float:
     from hyperopt import SparkTrials, fmin, hp, rand
 
@@ -75,6 +100,9 @@ def main() -> None:
     ap.add_argument("--slots", type=int, default=8)
     ap.add_argument("--cases", default="32x2,64x0.5", help="NxS pairs")
     ap.add_argument("--skip-hyperopt", action="store_true")
+    ap.add_argument(
+        "--skip-bare", action="store_true", help="skip the bare one-job-per-trial Spark floor"
+    )
     args = ap.parse_args()
 
     from sparktf.spark import session
@@ -88,6 +116,8 @@ def main() -> None:
         n, s = int(n_s), float(s_s)
         ideal = n * s / p
         tools = [("sparktf", run_sparktf)]
+        if not args.skip_bare:
+            tools.append(("bare Spark jobs (floor)", run_bare_spark))
         if not args.skip_hyperopt:
             tools.append(("hyperopt SparkTrials", run_hyperopt))
         for name, fn in tools:

@@ -4,7 +4,9 @@
    configurations (a grid over the learning rate, no pruning) on a Spark standalone cluster of
    1 worker x 1 core, then 2 workers x 1 core. Reported: the study's wall time
    (``TuneResult.wall_seconds``, with the session started and every executor registered) and
-   the speedup (physical limit on a 2-core machine: 2.0).
+   the speedup (physical limit on a 2-core machine: 2.0). For reference, the same trainings
+   without Spark: one plain process, then two side by side (1 thread each), which shows what
+   the machine itself gives for two trials at once.
 2. Sleep trials: N = 4*P trials of S seconds on P slots of ``local[P]``, P = 1, 2, 4, 8, 16
    (threads are not the limit for sleeping tasks, so P may exceed the cores). Reported: wall,
    the ideal N*S/P and efficiency = ideal / wall (median of --repeats runs, each after a
@@ -89,6 +91,50 @@ def cpu_case(workers: int, data: Any, args: argparse.Namespace) -> dict[str, Any
         "trial_s": [float(x) for x in df["duration_s"]],
         "executors": int(df["worker_pid"].nunique()),
         "best_val_accuracy": res.best_value,
+    }
+
+
+_HW_WORKER = """
+import json, sys, time
+from sparktf.keras.threads import configure_threads
+configure_threads(1)
+from sparktf.datasets import load_fashion_mnist
+from sparktf.keras.models import build_mnist_cnn, get_family
+from sparktf.keras.training import prepare_images, train_keras
+from sparktf.tuning import _subset
+train, test, neurons, epochs = (int(x) for x in sys.argv[1:5])
+rates = [float(x) for x in sys.argv[5:]]
+fam = get_family("mnist_cnn")
+data = prepare_images(_subset(load_fashion_mnist(), train, test), fam.input_shape, fam.scale, 0.1)
+defaults = dict(fam.defaults)
+t0 = time.perf_counter()
+for lr in rates:
+    train_keras(build_mnist_cnn, {**defaults, "learning_rate": lr, "neurons": neurons,
+                                  "epochs": epochs}, data)
+print(json.dumps({"train_s": time.perf_counter() - t0}))
+"""
+
+
+def hardware_case(processes: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The same 8 trainings without Spark: ``processes`` plain Python processes (1 thread
+    each) share the learning rates and run at the same time. The wall time of the training
+    part (after imports and data loading, which each process does before its clock starts)
+    is the machine's own limit for running trials side by side."""
+    import subprocess
+
+    shares = [LEARNING_RATES[i::processes] for i in range(processes)]
+    cmd = [sys.executable, "-c", _HW_WORKER]
+    fixed = [str(args.train_subset), str(args.test_subset), str(args.neurons), str(args.epochs)]
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen([*cmd, *fixed, *(str(r) for r in share)], stdout=subprocess.PIPE)
+        for share in shares
+    ]
+    outs = [json.loads(p.communicate()[0].decode().strip().splitlines()[-1]) for p in procs]
+    return {
+        "processes": processes,
+        "wall_s": time.perf_counter() - t0,
+        "train_s": max(o["train_s"] for o in outs),
     }
 
 
@@ -193,6 +239,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="repeats of each sleep case")
     ap.add_argument("--skip-cpu", action="store_true")
     ap.add_argument("--skip-sleep", action="store_true")
+    ap.add_argument("--skip-hardware", action="store_true", help="skip the no-Spark reference")
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
 
@@ -204,6 +251,11 @@ def main() -> None:
         for workers in (1, 2):
             cpu.append(cpu_case(workers, data, args))
             print(json.dumps(cpu[-1]), flush=True)
+    hardware: list[dict[str, Any]] = []
+    if not args.skip_hardware:
+        for procs in (1, 2):
+            hardware.append(hardware_case(procs, args))
+            print(json.dumps(hardware[-1]), flush=True)
     sleep: list[dict[str, Any]] = []
     if not args.skip_sleep:
         for p in (int(x) for x in args.slots.split(",")):
@@ -218,7 +270,7 @@ def main() -> None:
         "args": vars(args),
     }
     (RESULTS / "scaling.json").write_text(
-        json.dumps({**info, "cpu": cpu, "sleep": sleep}, indent=2) + "\n"
+        json.dumps({**info, "cpu": cpu, "hardware": hardware, "sleep": sleep}, indent=2) + "\n"
     )
     plot(cpu, sleep, RESULTS / "scaling.png")
 
@@ -241,6 +293,20 @@ def main() -> None:
                 ["cluster", "trials", "complete", "wall s", "trial s (median)", "speedup"], rows
             )
         )
+        print()
+    if hardware:
+        base = hardware[0]["train_s"]
+        rows = [
+            [
+                h["processes"],
+                f"{h['train_s']:.1f}",
+                f"{h['wall_s']:.1f}",
+                f"{base / h['train_s']:.2f}",
+            ]
+            for h in hardware
+        ]
+        print("no Spark: the same trainings in plain processes, 1 thread each")
+        print(markdown_table(["processes", "training s", "wall s", "speedup"], rows))
         print()
     if sleep:
         rows = [

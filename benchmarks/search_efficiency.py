@@ -49,6 +49,7 @@ def run_arm(spark, data, arm: str, seed: int, args, out: Path) -> dict:
         reduction_factor=3,
         seed=seed,
         parallelism=2,
+        val_fraction=args.val_fraction,
         show_progress=False,
         write_report=False,
     )
@@ -152,6 +153,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--train-subset", type=int, default=3000)
     ap.add_argument("--test-subset", type=int, default=1000)
+    ap.add_argument(
+        "--val-fraction",
+        type=float,
+        default=1 / 3,
+        help="last fraction of the training subset held out for validation (default 1/3: "
+        "1,000 images, so that the arms' best accuracies differ by more than a few images)",
+    )
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--trials-random", type=int, default=10)
     ap.add_argument("--trials-asha", type=int, default=20)
@@ -199,7 +207,8 @@ def main() -> None:
     print()
     print(
         f"machine: {machine()}; date: {today()}; subset: train {args.train_subset} "
-        f"(10% held out for validation), test {args.test_subset}; max {args.epochs} epochs"
+        f"(the last {args.val_fraction:.0%} held out for validation), test {args.test_subset}; "
+        f"max {args.epochs} epochs"
     )
     print(table(workdir, args.seeds))
 

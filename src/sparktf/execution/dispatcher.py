@@ -257,7 +257,7 @@ class Dispatcher:
         FAIL = optuna.trial.TrialState.FAIL
         data_bc = self.sc.broadcast(self.data) if self.data is not None else None
         fn = partition_runner(self.objective, data_bc)
-        host = self.sc.getConf().get("spark.driver.host", "127.0.0.1") or "127.0.0.1"
+        host = self.spark.conf.get("spark.driver.host", "127.0.0.1") or "127.0.0.1"
         study_deadline = time.time() + self.s.timeout if self.s.timeout else None
         self.finished = self.finished_count()
         with (
