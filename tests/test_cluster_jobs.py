@@ -97,6 +97,7 @@ def test_predict_runs_on_a_standalone_cluster(cluster: ClusterInfo, tmp_path: Pa
             str(out),
             "--master",
             cluster.master_url,
+            *WAIT_FOR_BOTH,  # --conf, as tune
             "--partitions",
             "4",
             "--top-k",

@@ -54,6 +54,7 @@ def test_help_explains_every_flag(capsys: pytest.CaptureFixture) -> None:
         "--unsafe",
         "--master",
         "--max-pixels",
+        "--conf",
     ):
         assert flag in out
     assert "DecodeJpeg/contents:0" in out and "decompression bombs" in out
@@ -163,6 +164,16 @@ def test_bad_arguments_exit_2_with_a_reason(
     argv = ["predict", *[x for kv in args.items() for x in kv], "--no-progress"]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["predict", "tune"])
+def test_malformed_conf_is_rejected_by_the_parser(
+    command: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--model", "m", "--conf", "spark.ui.enabled"])
+    assert exc.value.code == 2
+    assert "--conf: expected KEY=VALUE, got 'spark.ui.enabled'" in capsys.readouterr().err
 
 
 def test_existing_output_needs_overwrite(

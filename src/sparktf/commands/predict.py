@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sparktf.commands import add_conf_option
+
 EPILOG = """\
 examples:
   sparktf predict --model runs/fmnist-1 --input 'images/**/*.png' --out preds.parquet
@@ -119,6 +121,7 @@ def register(sub: Any) -> None:
 
     x = p.add_argument_group("execution")
     x.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    add_conf_option(x)
     x.add_argument(
         "--batch-size",
         type=int,
@@ -192,11 +195,17 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if args.out is not None:
         output_format(args.out)  # a bad suffix fails before Spark or TensorFlow start
+    spark = None
+    if args.conf:
+        from sparktf.spark import session
+
+        spark = session(args.master, app_name="sparktf-predict", conf=dict(args.conf))
     summary = run_predict(
         args.urls or args.input,
         args.model,
         args.out,
         cfg,
+        spark=spark,
         master=args.master,
         overwrite=args.overwrite,
         progress=not args.no_progress,

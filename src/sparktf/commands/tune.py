@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from sparktf.commands import add_conf_option
 from sparktf.errors import ConfigError
 
 EXAMPLES = """examples:
@@ -34,13 +35,6 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
-
-
-def _conf(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, value
 
 
 def register(sub: Any) -> None:
@@ -97,14 +91,7 @@ def register(sub: Any) -> None:
     search.add_argument("--reduction-factor", type=int, help="ASHA/Hyperband eta (default 3)")
     run = p.add_argument_group("execution")
     run.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
-    run.add_argument(
-        "--conf",
-        type=_conf,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra Spark configuration (repeatable)",
-    )
+    add_conf_option(run)
     run.add_argument("--parallelism", type=int, help="trials in flight (default: task slots)")
     run.add_argument(
         "--max-retries",
