@@ -180,7 +180,12 @@ def sleep_case(p: int, n: int, s: float, repeats: int) -> dict[str, Any]:
     }
 
 
-def plot(cpu: list[dict[str, Any]], sleep: list[dict[str, Any]], path: Path) -> None:
+def plot(
+    cpu: list[dict[str, Any]],
+    sleep: list[dict[str, Any]],
+    path: Path,
+    hardware: list[dict[str, Any]] | None = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,6 +197,13 @@ def plot(cpu: list[dict[str, Any]], sleep: list[dict[str, Any]], path: Path) -> 
         t1 = cpu[0]["wall_s"] * cpu[0]["workers"]
         a.plot(w, [c["wall_s"] for c in cpu], "o-", label="measured")
         a.plot(w, [t1 / x for x in w], "k--", label="ideal (T1 / workers)")
+        if hardware:
+            a.plot(
+                [h["processes"] for h in hardware],
+                [h["train_s"] for h in hardware],
+                "s:",
+                label="no Spark (plain processes)",
+            )
         a.set_xticks(w)
     a.set_xlabel("workers (1 core each)")
     a.set_ylabel("study wall time (s)")
@@ -240,8 +252,15 @@ def main() -> None:
     ap.add_argument("--skip-cpu", action="store_true")
     ap.add_argument("--skip-sleep", action="store_true")
     ap.add_argument("--skip-hardware", action="store_true", help="skip the no-Spark reference")
+    ap.add_argument(
+        "--replot", action="store_true", help="only redraw scaling.png from scaling.json"
+    )
     args = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    if args.replot:
+        saved = json.loads((RESULTS / "scaling.json").read_text())
+        plot(saved["cpu"], saved["sleep"], RESULTS / "scaling.png", saved.get("hardware"))
+        return
 
     cpu: list[dict[str, Any]] = []
     if not args.skip_cpu:
@@ -272,7 +291,7 @@ def main() -> None:
     (RESULTS / "scaling.json").write_text(
         json.dumps({**info, "cpu": cpu, "hardware": hardware, "sleep": sleep}, indent=2) + "\n"
     )
-    plot(cpu, sleep, RESULTS / "scaling.png")
+    plot(cpu, sleep, RESULTS / "scaling.png", hardware)
 
     print(f"\nmachine: {info['machine']}; date: {info['date']}; code: {info['code']}")
     if cpu:
