@@ -27,6 +27,12 @@ def test_workers_run_this_interpreter_and_import_sparktf(spark) -> None:
     assert task_slots(spark) == 2
 
 
+def test_python_workers_talk_over_unix_domain_sockets(spark) -> None:
+    # over TCP loopback each short task waited ~40 ms for a delayed ACK
+    assert spark.conf.get("spark.python.unix.domain.socket.enabled") == "true"
+    assert spark.sparkContext.parallelize(range(10), 2).map(lambda x: x * x).sum() == 285
+
+
 @pytest.mark.parametrize("url", ["sprak://host:7077", "local[0]", "local[x]", "", "http://h:1"])
 def test_bad_master_url_is_a_clear_error(url: str) -> None:
     with pytest.raises(ConfigError, match="invalid Spark master URL") as err:
