@@ -177,19 +177,11 @@ def main() -> None:
 
     workdir = Path(args.workdir)
     if not args.analyze:
-        from sparktf.datasets import ImageDataset, load_fashion_mnist
+        from sparktf.datasets import load_fashion_mnist
         from sparktf.spark import session
+        from sparktf.tuning import _subset
 
-        full = load_fashion_mnist()
-        data = ImageDataset(
-            full.name,
-            full.x_train[: args.train_subset],
-            full.y_train[: args.train_subset],
-            full.x_test[: args.test_subset],
-            full.y_test[: args.test_subset],
-            full.class_names,
-            full.source,
-        )
+        data = _subset(load_fashion_mnist(), args.train_subset, args.test_subset)
         spark = session("local[2]", app_name="bench-search", conf={"spark.ui.enabled": "false"})
         workdir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
