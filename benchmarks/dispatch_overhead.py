@@ -51,20 +51,30 @@ def run_sparktf(spark: object, n: int, s: float, p: int) -> float:
 def run_bare_spark(spark: object, n: int, s: float, p: int) -> float:
     """The floor of the one-job-per-trial design: P threads, each running its share of the
     N trials as one-task Spark jobs (own job group) back to back, with no search, storage or
-    bookkeeping at all. No dispatcher built this way can beat it on the same machine."""
+    bookkeeping at all. Like sparktf, every job runs one cached one-element RDD and gets its
+    trial as a local property, the cheapest way to submit a job from Python. No dispatcher
+    built this way can beat it on the same machine."""
     from concurrent.futures import ThreadPoolExecutor
+
+    from pyspark import TaskContext
 
     sc = spark.sparkContext  # type: ignore[attr-defined]
 
     def task(items):  # type: ignore[no-untyped-def]
-        for x in items:
-            time.sleep(s)
-            yield x
+        for _ in items:
+            pass
+        time.sleep(s)
+        yield int(TaskContext.get().getLocalProperty("bare.trial"))
+
+    rdd = sc.parallelize([0], 1).mapPartitions(task)
+    _ = rdd._jrdd  # built once, before the threads share it
 
     def slot(k: int) -> None:
         for j in range(k, n, p):
             sc.setJobGroup(f"bare-{j}", "bare", interruptOnCancel=True)
-            sc.parallelize([j], 1).mapPartitions(task).collect()
+            sc.setLocalProperty("bare.trial", str(j))
+            if rdd.collect() != [j]:
+                raise RuntimeError(f"bare job {j} returned the wrong trial")
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(p) as pool:
@@ -98,6 +108,7 @@ def main() -> None:
     )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--slots", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=3, help="warm-up rounds of every tool")
     ap.add_argument("--cases", default="32x2,64x0.5", help="NxS pairs")
     ap.add_argument("--skip-hyperopt", action="store_true")
     ap.add_argument(
@@ -109,26 +120,33 @@ def main() -> None:
 
     p = args.slots
     spark = session(f"local[{p}]", app_name="bench-dispatch", conf={"spark.ui.enabled": "false"})
-    run_sparktf(spark, p, 0.1, p)  # warm up the Python workers
+    tools = [("sparktf", run_sparktf)]
+    if not args.skip_bare:
+        tools.append(("bare Spark jobs (floor)", run_bare_spark))
+    if not args.skip_hyperopt:
+        tools.append(("hyperopt SparkTrials", run_hyperopt))
+    # Warm up the Python workers and the JVM's JIT for every tool (a cluster that has run a
+    # few hundred jobs); the first studies of a fresh JVM are up to twice as slow.
+    for _ in range(args.warmup):
+        for _name, fn in tools:
+            fn(spark, 4 * p, 0.0, p)
     rows = []
     for case in args.cases.split(","):
         n_s, s_s = case.split("x")
         n, s = int(n_s), float(s_s)
         ideal = n * s / p
-        tools = [("sparktf", run_sparktf)]
-        if not args.skip_bare:
-            tools.append(("bare Spark jobs (floor)", run_bare_spark))
-        if not args.skip_hyperopt:
-            tools.append(("hyperopt SparkTrials", run_hyperopt))
-        for name, fn in tools:
-            walls = [fn(spark, n, s, p) for _ in range(args.repeats)]
-            wall = median(walls)
+        walls: dict[str, list[float]] = {name: [] for name, _ in tools}
+        for _ in range(args.repeats):  # interleaved, so that no tool gets a quieter minute
+            for name, fn in tools:
+                walls[name].append(fn(spark, n, s, p))
+        for name, _ in tools:
+            wall = median(walls[name])
             rows.append(
                 [
                     name,
                     f"({n}, {s:g}, {p})",
                     f"{wall:.2f}",
-                    " ".join(f"{w:.2f}" for w in walls),
+                    " ".join(f"{w:.2f}" for w in walls[name]),
                     f"{ideal:.2f}",
                     f"{ideal / wall:.2f}",
                 ]

@@ -611,16 +611,25 @@ def tune(
 
     run.path.mkdir(parents=True, exist_ok=True)
     storage_url = cfg.storage or f"sqlite:///{run.database.resolve()}"
-    study = open_study(storage_url, cfg.study_name, cfg.direction, sampler_obj, pruner_obj, resume)
-    if resume:
-        _prepare_resume(study, say)
-    elif cfg.sampler == "grid":
-        for point in grid_points(sp, cfg.seed):
-            study.enqueue_trial(point)
-    for params in enqueue:
-        study.enqueue_trial(dict(params))
+
+    def create() -> optuna.Study:
+        return open_study(
+            storage_url, cfg.study_name, cfg.direction, sampler_obj, pruner_obj, resume
+        )
+
     # The dispatcher works on an in-memory copy; a background thread writes it to the storage.
-    mirror = MirroredStudy(study, sampler_obj, pruner_obj)
+    # A new run directory's own SQLite file cannot hold a study yet: that thread creates it
+    # while the first trials start. Any other storage is opened (and checked) first.
+    if resume or cfg.storage:
+        persistent = create()
+        if resume:
+            _prepare_resume(persistent, say)
+        mirror = MirroredStudy(persistent, sampler_obj, pruner_obj)
+    else:
+        mirror = MirroredStudy.fresh(create, cfg.study_name, cfg.direction, sampler_obj, pruner_obj)
+    points = grid_points(sp, cfg.seed) if cfg.sampler == "grid" and not resume else []
+    for params in [*points, *enqueue]:
+        mirror.enqueue(params)
     study = mirror.study
 
     spark = spark or session(cfg.master, app_name=f"sparktf-tune:{run.path.name}")

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sparktf.execution.channel import ChannelServer
-from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask, partition_runner
+from sparktf.execution.runner import (
+    TASK_PROPERTY,
+    Objective,
+    Outcome,
+    TrialOutcome,
+    TrialTask,
+    encode_task,
+    partition_runner,
+)
 from sparktf.search.study import is_better
 
 if TYPE_CHECKING:
@@ -134,17 +142,18 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def _run_job(self, task: TrialTask, group: str, fn: Any) -> TrialOutcome:
+    def _run_job(self, task: TrialTask, group: str, rdd: Any) -> TrialOutcome:
         self.sc.setJobGroup(
             group, f"sparktf trial {task.number} attempt {task.attempt}", interruptOnCancel=True
         )
-        out = self.sc.parallelize([task], 1).mapPartitions(fn).collect()
+        self.sc.setLocalProperty(TASK_PROPERTY, encode_task(task))
+        out = rdd.collect()
         if len(out) != 1:
             raise RuntimeError(f"trial {task.number}: expected 1 outcome, got {len(out)}")
         result: TrialOutcome = out[0]
         return result
 
-    def _submit(self, pool: ThreadPoolExecutor, run: _Running, fn: Any, channel: Any) -> None:
+    def _submit(self, pool: ThreadPoolExecutor, run: _Running, rdd: Any, channel: Any) -> None:
         task = TrialTask(
             number=run.trial.number,
             params=run.params,
@@ -158,7 +167,7 @@ class Dispatcher:
         )
         run.started = time.time()
         run.deadline = run.started + self.s.trial_timeout if self.s.trial_timeout else None
-        fut = pool.submit(self._run_job, task, run.group, fn)
+        fut = pool.submit(self._run_job, task, run.group, rdd)
         self.running[fut] = run
         self.by_number[run.trial.number] = run
 
@@ -256,7 +265,10 @@ class Dispatcher:
 
         FAIL = optuna.trial.TrialState.FAIL
         data_bc = self.sc.broadcast(self.data) if self.data is not None else None
-        fn = partition_runner(self.objective, data_bc)
+        # One RDD for the whole study: each trial's job runs it with the trial as a local
+        # property, so the runner is pickled and its Java RDD built once, not once per trial.
+        rdd = self.sc.parallelize([0], 1).mapPartitions(partition_runner(self.objective, data_bc))
+        _ = rdd._jrdd  # built here, before the trial threads share it
         host = self.spark.conf.get("spark.driver.host", "127.0.0.1") or "127.0.0.1"
         study_deadline = time.time() + self.s.timeout if self.s.timeout else None
         self.finished = self.finished_count()
@@ -273,7 +285,7 @@ class Dispatcher:
                 while True:
                     if study_deadline and time.time() >= study_deadline and not self.stopping:
                         self._stop_all("the study's --timeout was reached")
-                    self._fill(pool, fn, address, pending=0)
+                    self._fill(pool, rdd, address, pending=0)
                     if not self.running:
                         break
                     self._prefetch()
@@ -290,9 +302,9 @@ class Dispatcher:
                             )
                     ended = [(fut, self.running.pop(fut)) for fut in done]
                     # the freed slots get their next trials before any bookkeeping
-                    self._fill(pool, fn, address, pending=len(ended))
+                    self._fill(pool, rdd, address, pending=len(ended))
                     for fut, run in ended:
-                        self._complete(pool, fut, run, fn, address, FAIL)
+                        self._complete(pool, fut, run, rdd, address, FAIL)
             except KeyboardInterrupt:
                 self._stop_all("interrupted by the user (Ctrl-C)")
                 wait(list(self.running), timeout=60)
@@ -318,15 +330,15 @@ class Dispatcher:
     def _outstanding(self, pending: int) -> int:
         return self.finished + pending + len(self.running) + len(self.ready)
 
-    def _fill(self, pool: ThreadPoolExecutor, fn: Any, address: Any, pending: int) -> None:
+    def _fill(self, pool: ThreadPoolExecutor, rdd: Any, address: Any, pending: int) -> None:
         """Start trials on free slots: asked-ahead ones first, then new ones."""
         if self.stopping:
             return
         while len(self.running) < self.s.parallelism:
             if self.ready:
-                self._submit(pool, self.ready.popleft(), fn, address)
+                self._submit(pool, self.ready.popleft(), rdd, address)
             elif self._outstanding(pending) < self.s.trials:
-                self._submit(pool, self._new_trial(), fn, address)
+                self._submit(pool, self._new_trial(), rdd, address)
             else:
                 break
 
@@ -354,7 +366,7 @@ class Dispatcher:
         pool: ThreadPoolExecutor,
         fut: Future[TrialOutcome],
         run: _Running,
-        fn: Any,
+        rdd: Any,
         address: Any,
         FAIL: Any,
     ) -> None:
@@ -381,7 +393,7 @@ class Dispatcher:
                 None,
                 reported=run.reported,
             )
-            self._submit(pool, retry, fn, address)
+            self._submit(pool, retry, rdd, address)
             return
         self._tell(
             run,

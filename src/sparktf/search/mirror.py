@@ -5,6 +5,10 @@ ORM transactions). The dispatcher's loop cannot wait for that when trials last a
 works on an in-memory study (a few ms per trial) and a background thread writes every trial to
 the study's storage (SQLite by default) as it starts and as it ends, in the same order.
 
+A study that starts in a new SQLite file can also be *created* by the writer
+(``MirroredStudy.fresh``): the first trials then run while the storage is being set up (about
+0.15 s of schema creation), since no earlier study can be in a file that does not exist yet.
+
 The storage therefore trails the in-memory study by the queue's length (milliseconds when the
 writer keeps up). ``close()`` waits until everything is written. On a lost driver, at most the
 last few operations are missing; ``--resume`` treats a trial written as running but never
@@ -17,6 +21,7 @@ import copy
 import logging
 import queue
 import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,18 +48,10 @@ class MirroredStudy:
         sampler: optuna.samplers.BaseSampler,
         pruner: optuna.pruners.BasePruner,
     ) -> None:
+        self._setup(persistent.study_name, persistent.direction, sampler, pruner)
+        self.persistent: optuna.Study | None = persistent
         import optuna
 
-        self.persistent = persistent
-        self.study = optuna.create_study(
-            storage=optuna.storages.InMemoryStorage(),
-            sampler=sampler,
-            pruner=pruner,
-            study_name=persistent.study_name,
-            direction=persistent.direction,
-        )
-        self._ids: dict[int, int] = {}  # in-memory trial number -> persistent trial id
-        self._waiting: set[int] = set()  # numbers whose persistent twin is still WAITING
         for t in persistent.get_trials(deepcopy=True):
             if t.state == optuna.trial.TrialState.WAITING:
                 fixed = t.system_attrs.get("fixed_params", t.params)  # enqueued parameters
@@ -65,12 +62,57 @@ class MirroredStudy:
                 self.study.add_trial(t)
                 number = self.study.get_trials(deepcopy=False)[-1].number
             self._ids[number] = t._trial_id
+        self._thread.start()
+
+    @classmethod
+    def fresh(
+        cls,
+        create: Callable[[], optuna.Study],
+        study_name: str,
+        direction: str,
+        sampler: optuna.samplers.BaseSampler,
+        pruner: optuna.pruners.BasePruner,
+    ) -> MirroredStudy:
+        """A new study whose storage ``create()`` makes in the writer thread, before it writes
+        anything else. Only for a storage that cannot hold the study yet (a new file): the
+        in-memory study starts at once. If ``create()`` fails, nothing is written and
+        ``close()`` returns the error."""
+        self = cls.__new__(cls)
+        self._setup(study_name, direction, sampler, pruner)
+        self.persistent = None
+        self._queue.put(("create", create))
+        self._thread.start()
+        return self
+
+    def _setup(
+        self,
+        study_name: str,
+        direction: Any,
+        sampler: optuna.samplers.BaseSampler,
+        pruner: optuna.pruners.BasePruner,
+    ) -> None:
+        import optuna
+
+        self.study = optuna.create_study(
+            storage=optuna.storages.InMemoryStorage(),
+            sampler=sampler,
+            pruner=pruner,
+            study_name=study_name,
+            direction=direction,
+        )
+        self._ids: dict[int, int] = {}  # in-memory trial number -> persistent trial id
+        self._waiting: set[int] = set()  # numbers whose persistent twin is still WAITING
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._errors: list[str] = []
         self._thread = threading.Thread(
             target=self._write_loop, daemon=True, name="sparktf-storage"
         )
-        self._thread.start()
+
+    def enqueue(self, params: Mapping[str, Any]) -> None:
+        """Queue a trial with fixed parameters, in memory and in the storage."""
+        self.study.enqueue_trial(dict(params))
+        number = self.study.get_trials(deepcopy=False)[-1].number
+        self._queue.put(("enqueue", (number, dict(params))))
 
     # -- called by the dispatcher -------------------------------------------------------------
 
@@ -95,6 +137,8 @@ class MirroredStudy:
     def _checkpoint(self) -> None:
         """Fold SQLite's write-ahead log into the database file, so that the run directory's
         ``study.db`` is complete on its own (e.g. when copied) once the study ends."""
+        if self.persistent is None:
+            return
         storage = self.persistent._storage
         engine = getattr(getattr(storage, "_backend", storage), "engine", None)
         if engine is None or engine.dialect.name != "sqlite":
@@ -112,20 +156,37 @@ class MirroredStudy:
             item = self._queue.get()
             if item is None:
                 return
-            op, frozen = item
+            op, arg = item
+            if op == "create":
+                try:
+                    self.persistent = arg()
+                except Exception as exc:
+                    msg = f"could not create the study's storage; nothing was saved to it: {exc}"
+                    log.warning(msg)
+                    self._errors.append(msg)
+                continue
+            if self.persistent is None:  # its creation failed (reported once)
+                continue
             try:
-                if op == "start":
-                    self._write_start(frozen)
+                if op == "enqueue":
+                    number, params = arg
+                    self.persistent.enqueue_trial(params)
+                    self._ids[number] = self.persistent.get_trials(deepcopy=False)[-1]._trial_id
+                    self._waiting.add(number)
+                elif op == "start":
+                    self._write_start(arg)
                 else:
-                    self._write_finish(frozen)
+                    self._write_finish(arg)
             except Exception as exc:  # keep the study going; report at close()
-                msg = f"could not write trial {frozen.number} to the storage: {exc}"
+                what = f"trial {arg.number}" if op != "enqueue" else "an enqueued trial"
+                msg = f"could not write {what} to the storage: {exc}"
                 log.warning(msg)
                 self._errors.append(msg)
 
     def _write_start(self, frozen: optuna.trial.FrozenTrial) -> None:
         import optuna
 
+        assert self.persistent is not None
         storage = self.persistent._storage
         if frozen.number in self._waiting:  # an enqueued trial of the storage starts running
             tid = self._ids[frozen.number]
@@ -148,6 +209,7 @@ class MirroredStudy:
         if frozen.number not in self._ids or frozen.number in self._waiting:
             self._write_start(frozen)
         tid = self._ids[frozen.number]
+        assert self.persistent is not None
         storage = self.persistent._storage
         for step, value in sorted(frozen.intermediate_values.items()):
             storage.set_trial_intermediate_value(tid, step, value)
