@@ -10,11 +10,14 @@ Over the same image files on the same cores, in one process and one run:
       broadcast frozen graph into a new ``tf.Graph``, open a ``tf.compat.v1.Session`` and run
       it (timed on a sample of --per-image-sample images; its rate is per image).
 
-Models: ``mnist_cnn`` (sparktf.keras.models, untrained: timing does not need accuracy) on
-Fashion-MNIST test images exported as PNG files, and ``mobilenet_v2`` (keras.applications,
-random weights) on synthetic 256x256 JPEG photos resized to 224x224.
+Models (--models): ``mnist_cnn`` (sparktf.keras.models, untrained: timing does not need
+accuracy) on Fashion-MNIST test images exported as PNG files, and any ``keras.applications``
+model by name (random weights), e.g. ``mobilenet_v2`` or ``inception_v3`` (the 2016 sketch's
+model), on synthetic JPEG photos a little larger than the model's input (256x256 for 224,
+336x336 for 299), resized on the way in.
 
     .venv/bin/python benchmarks/inference.py --png 10000 --jpeg 1000 --repeats 3
+    .venv/bin/python benchmarks/inference.py --models inception_v3 --jpeg 500
 """
 
 from __future__ import annotations
@@ -207,11 +210,13 @@ def bench_model(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--png", type=int, default=10000, help="Fashion-MNIST PNG files (mnist_cnn)")
-    p.add_argument("--jpeg", type=int, default=1000, help="224x224 JPEG photos (mobilenet_v2)")
+    p.add_argument("--jpeg", type=int, default=1000, help="JPEG photos (keras.applications)")
     p.add_argument("--repeats", type=int, default=3, help="warm runs per measurement")
     p.add_argument("--batch-size", type=int, default=128, help="model batch size (a and b)")
     p.add_argument("--per-image-sample", type=int, default=100, help="images timed for (c)")
-    p.add_argument("--models", default="mnist_cnn,mobilenet_v2")
+    p.add_argument(
+        "--models", default="mnist_cnn,mobilenet_v2", help="mnist_cnn, keras.applications names"
+    )
     p.add_argument("--master", default="local[2]")
     p.add_argument("--workdir", default="/tmp/sparktf-bench-inference")
     p.add_argument("--json", help="also write the results as JSON here")
@@ -246,17 +251,25 @@ def main(argv: list[str] | None = None) -> int:
                 args.per_image_sample,
                 work,
             )
-        elif name == "mobilenet_v2":
+        else:
+            from sparktf.inference.models import find_application
+
+            found = find_application(name)
+            if found is None:
+                raise SystemExit(f"unknown model {name!r}: mnist_cnn or a keras.applications name")
+            snake, app = found
             keras.utils.set_random_seed(0)
-            model = keras.applications.MobileNetV2(weights=None)
-            weights = work / "mobilenet_v2.weights.h5"
+            model = getattr(keras.applications, app.constructor)(weights=None)
+            weights = work / f"{snake}.weights.h5"
             model.save_weights(weights)
-            files = make_jpegs(work / "jpeg", args.jpeg)
+            # photos a little larger than the model's input, resized on the way in
+            jpeg_size = max(256, app.size + app.size // 8)
+            files = make_jpegs(work / f"jpeg{jpeg_size}", args.jpeg, size=jpeg_size)
             cfg = PredictConfig(batch_size=args.batch_size, weights=str(weights))
             res = bench_model(
                 spark,
-                name,
-                "mobilenet_v2",
+                snake,
+                snake,
                 model,
                 files,
                 cfg,
@@ -264,8 +277,6 @@ def main(argv: list[str] | None = None) -> int:
                 max(4, args.per_image_sample // 5),
                 work,
             )
-        else:
-            raise SystemExit(f"unknown model {name!r}: mnist_cnn or mobilenet_v2")
         results.append(res)
         print(json.dumps(res), flush=True)
 

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import inspect
 import json
@@ -131,7 +132,8 @@ class TuneResult:
     wall_seconds: float = 0.0
 
 
-def _versions() -> dict[str, str]:
+@functools.cache  # ~40 ms of package metadata; installed versions do not change in a process
+def _installed_versions() -> tuple[tuple[str, str], ...]:
     out = {"python": platform.python_version()}
     for pkg in (
         "sparktf",
@@ -145,7 +147,11 @@ def _versions() -> dict[str, str]:
     ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[pkg] = metadata.version(pkg)
-    return out
+    return tuple(out.items())
+
+
+def _versions() -> dict[str, str]:
+    return dict(_installed_versions())
 
 
 # -- objectives ------------------------------------------------------------------------------
