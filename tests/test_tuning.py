@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -212,6 +213,32 @@ def test_resume_after_interruption_repeats_no_completed_trial(spark, tmp_path: P
     for x in done1["params_x"]:
         assert calls.count(x) == 1, f"completed trial x={x} ran again"
     assert calls.count(50.0) == 2  # interrupted, then re-run by --resume
+
+
+def test_resume_of_a_study_stopped_before_its_file_existed_starts_it_again(
+    spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A new study's SQLite file is created in the background while the first trials start; a
+    # driver lost in that moment leaves config.json and no study.db. --resume must not be
+    # stuck between "no study to resume" and "already holds a study".
+    _run(spark, objectives.quadratic, X, tmp_path, trials=2, direction="minimize")
+    run = tmp_path / "run"
+    for f in run.iterdir():
+        if f.name != "config.json":
+            shutil.rmtree(f) if f.is_dir() else f.unlink()
+    res = tune(
+        objectives.quadratic,
+        out=run,
+        resume=True,
+        spark=spark,
+        trials=3,
+        show_progress=True,
+        write_report=False,
+    )
+    captured = capsys.readouterr()
+    assert "stopped before anything was saved; starting it again" in captured.out + captured.err
+    assert len(res.trials) == 3 and (res.trials["state"] == "COMPLETE").all()
+    assert (run / "study.db").is_file()
 
 
 def test_asha_prunes_bad_trials_at_the_first_rung(spark, tmp_path: Path) -> None:

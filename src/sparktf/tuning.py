@@ -618,22 +618,33 @@ def tune(
     run.path.mkdir(parents=True, exist_ok=True)
     storage_url = cfg.storage or f"sqlite:///{run.database.resolve()}"
 
+    # The dispatcher works on an in-memory copy; a background thread writes it to the storage.
+    # A run directory's own SQLite file that does not exist yet cannot hold a study: that
+    # thread creates it while the first trials start. Any other storage is opened (and
+    # checked) first. A resumed study whose file was never created (the driver stopped within
+    # the first moments) had nothing saved, and starts again.
+    fresh = not cfg.storage and not run.database.exists()
+    if resume and fresh:
+        say("resume: the study stopped before anything was saved; starting it again")
+
     def create() -> optuna.Study:
         return open_study(
-            storage_url, cfg.study_name, cfg.direction, sampler_obj, pruner_obj, resume
+            storage_url,
+            cfg.study_name,
+            cfg.direction,
+            sampler_obj,
+            pruner_obj,
+            resume and not fresh,
         )
 
-    # The dispatcher works on an in-memory copy; a background thread writes it to the storage.
-    # A new run directory's own SQLite file cannot hold a study yet: that thread creates it
-    # while the first trials start. Any other storage is opened (and checked) first.
-    if resume or cfg.storage:
+    if fresh:
+        mirror = MirroredStudy.fresh(create, cfg.study_name, cfg.direction, sampler_obj, pruner_obj)
+    else:
         persistent = create()
         if resume:
             _prepare_resume(persistent, say)
         mirror = MirroredStudy(persistent, sampler_obj, pruner_obj)
-    else:
-        mirror = MirroredStudy.fresh(create, cfg.study_name, cfg.direction, sampler_obj, pruner_obj)
-    points = grid_points(sp, cfg.seed) if cfg.sampler == "grid" and not resume else []
+    points = grid_points(sp, cfg.seed) if cfg.sampler == "grid" and fresh else []
     for params in [*points, *enqueue]:
         mirror.enqueue(params)
     study = mirror.study

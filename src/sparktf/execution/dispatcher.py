@@ -112,6 +112,10 @@ class Dispatcher:
         self.refused_reports = 0
         self.finished = 0  # trials told to Optuna that count towards the target
         self.ready: deque[_Running] = deque()  # trials asked ahead of a free slot
+        # started by a job thread on the slot its trial just freed; merged into ``running``
+        # by the dispatch loop (the only thread that reads or changes ``running``)
+        self.chained: deque[tuple[Future[TrialOutcome], _Running]] = deque()
+        self._start: Callable[[_Running], Future[TrialOutcome]] | None = None
 
     # -- counting ----------------------------------------------------------------------------
 
@@ -151,9 +155,36 @@ class Dispatcher:
         if len(out) != 1:
             raise RuntimeError(f"trial {task.number}: expected 1 outcome, got {len(out)}")
         result: TrialOutcome = out[0]
+        self._chain()
         return result
 
+    def _chain(self) -> None:
+        """Start the next asked-ahead trial on the slot this thread's trial has just freed,
+        without waiting for the dispatch loop, which may be busy telling Optuna and writing
+        outputs for other trials."""
+        with self.lock:
+            if self.stopping or not self.ready or self._start is None:
+                return
+            run = self.ready.popleft()
+            try:
+                self.chained.append((self._start(run), run))
+            except Exception as exc:  # the dispatch loop starts it instead
+                log.debug("could not chain trial %s: %s", run.trial.number, exc)
+                self.ready.appendleft(run)
+
+    def _merge_chained(self) -> None:
+        with self.lock:
+            while self.chained:
+                fut, run = self.chained.popleft()
+                self.running[fut] = run
+
     def _submit(self, pool: ThreadPoolExecutor, run: _Running, rdd: Any, channel: Any) -> None:
+        fut = self._start_job(pool, run, rdd, channel)
+        self.running[fut] = run
+
+    def _start_job(
+        self, pool: ThreadPoolExecutor, run: _Running, rdd: Any, channel: Any
+    ) -> Future[TrialOutcome]:
         task = TrialTask(
             number=run.trial.number,
             params=run.params,
@@ -167,9 +198,8 @@ class Dispatcher:
         )
         run.started = time.time()
         run.deadline = run.started + self.s.trial_timeout if self.s.trial_timeout else None
-        fut = pool.submit(self._run_job, task, run.group, rdd)
-        self.running[fut] = run
         self.by_number[run.trial.number] = run
+        return pool.submit(self._run_job, task, run.group, rdd)
 
     def _new_trial(self) -> _Running:
         with self.lock:
@@ -281,8 +311,10 @@ class Dispatcher:
             ) as pool,
         ):
             address = channel.address if self.s.channel else None
+            self._start = lambda run: self._start_job(pool, run, rdd, address)
             try:
                 while True:
+                    self._merge_chained()
                     if study_deadline and time.time() >= study_deadline and not self.stopping:
                         self._stop_all("the study's --timeout was reached")
                     self._fill(pool, rdd, address, pending=0)
@@ -294,6 +326,7 @@ class Dispatcher:
                         deadlines.append(study_deadline)
                     timeout = max(0.0, min(deadlines) - time.time()) if deadlines else None
                     done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
+                    self._merge_chained()
                     now = time.time()
                     for fut, run in list(self.running.items()):
                         if fut not in done and run.deadline and now >= run.deadline:
@@ -308,11 +341,13 @@ class Dispatcher:
             except KeyboardInterrupt:
                 self._stop_all("interrupted by the user (Ctrl-C)")
                 wait(list(self.running), timeout=60)
+                self._merge_chained()
                 for fut, run in list(self.running.items()):
                     self.running.pop(fut)
                     self._tell(run, None, FAIL, error=run.cancel_reason, interrupted=True)
                 raise
             finally:
+                self._start = None
                 for run in self.ready:  # asked ahead but never started
                     run.started = time.time()
                     self._tell(
@@ -328,35 +363,42 @@ class Dispatcher:
                     data_bc.unpersist()
 
     def _outstanding(self, pending: int) -> int:
-        return self.finished + pending + len(self.running) + len(self.ready)
+        return self.finished + pending + len(self.running) + len(self.chained) + len(self.ready)
 
     def _fill(self, pool: ThreadPoolExecutor, rdd: Any, address: Any, pending: int) -> None:
         """Start trials on free slots: asked-ahead ones first, then new ones."""
         if self.stopping:
             return
-        while len(self.running) < self.s.parallelism:
-            if self.ready:
-                self._submit(pool, self.ready.popleft(), rdd, address)
-            elif self._outstanding(pending) < self.s.trials:
-                self._submit(pool, self._new_trial(), rdd, address)
-            else:
-                break
+        with self.lock:  # no job thread takes from ``ready`` meanwhile
+            self._merge_chained()
+            while len(self.running) < self.s.parallelism:
+                if self.ready:
+                    self._submit(pool, self.ready.popleft(), rdd, address)
+                elif self._outstanding(pending) < self.s.trials:
+                    self._submit(pool, self._new_trial(), rdd, address)
+                else:
+                    break
 
     def _prefetch(self) -> None:
         """Ask Optuna for the next trials while the slots are busy (up to one per slot), so
         that freed slots get them without waiting for the sampler and the storage. Stops as
         soon as a running trial ends: refilling its slot comes first."""
-        while (
-            not self.stopping
-            and len(self.ready) < self.s.parallelism
-            and len(self.running) >= self.s.parallelism
-            and self._outstanding(0) < self.s.trials
-            and not any(f.done() for f in self.running)
-        ):
-            self.ready.append(self._new_trial())
+        while True:
+            with self.lock:  # counts are exact: no job thread is moving a trial meanwhile
+                if (
+                    self.stopping
+                    or len(self.ready) >= self.s.parallelism
+                    or len(self.running) + len(self.chained) < self.s.parallelism
+                    or self._outstanding(0) >= self.s.trials
+                    or any(f.done() for f in self.running)
+                ):
+                    return
+                self.ready.append(self._new_trial())
 
     def _stop_all(self, reason: str) -> None:
-        self.stopping = True
+        with self.lock:  # no job thread starts a trial after this
+            self.stopping = True
+            self._merge_chained()
         self.on_event(f"{reason}: cancelling running trials")
         for run in self.running.values():
             self._cancel(run, reason)
