@@ -26,13 +26,20 @@ def _run(spark, fn, space, tmp_path: Path, name: str = "run", **kw):
     return tune(fn, space, spark=spark, out=tmp_path / name, **kw)
 
 
-@pytest.mark.parametrize("sampler", ["grid", "random", "tpe"])
-def test_samplers_complete_the_requested_trials(spark, tmp_path: Path, sampler: str) -> None:
+@pytest.mark.parametrize(
+    ("sampler", "own_storage"),
+    [("grid", False), ("grid", True), ("random", False), ("tpe", False)],
+)
+def test_samplers_complete_the_requested_trials(
+    spark, tmp_path: Path, sampler: str, own_storage: bool
+) -> None:
     space = (
         {"x": sparktf.grid([0.0, 1.0, 2.0, 3.0, 4.0])}
         if sampler == "grid"
         else {"x": sparktf.uniform(-5, 5)}
     )
+    # --storage: the study is opened up front, not created by the storage writer
+    storage = f"sqlite:///{tmp_path / 'own.db'}" if own_storage else None
     res = _run(
         spark,
         objectives.quadratic,
@@ -42,6 +49,7 @@ def test_samplers_complete_the_requested_trials(spark, tmp_path: Path, sampler: 
         trials=5,
         direction="minimize",
         pruner="none",
+        storage=storage,
     )
     csv = pd.read_csv(tmp_path / "run" / "trials.csv")
     assert len(csv) == 5 and (csv["state"] == "COMPLETE").all()

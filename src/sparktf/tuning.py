@@ -644,7 +644,8 @@ def tune(
         if resume:
             _prepare_resume(persistent, say)
         mirror = MirroredStudy(persistent, sampler_obj, pruner_obj)
-    points = grid_points(sp, cfg.seed) if cfg.sampler == "grid" and fresh else []
+    # a new study (or one started again) gets the grid; a resumed one has it already
+    points = grid_points(sp, cfg.seed) if cfg.sampler == "grid" and (fresh or not resume) else []
     for params in [*points, *enqueue]:
         mirror.enqueue(params)
     study = mirror.study
