@@ -25,6 +25,17 @@ def _opener(url: str, name: str = "s"):  # type: ignore[no-untyped-def]
     return create
 
 
+def _fresh(url: str) -> MirroredStudy:
+    """A new study named "s" that the writer creates in ``url``."""
+    return MirroredStudy.fresh(
+        _opener(url),
+        "s",
+        "minimize",
+        optuna.samplers.RandomSampler(seed=1),
+        optuna.pruners.NopPruner(),
+    )
+
+
 def _run(study: optuna.Study, mirror: MirroredStudy, n: int) -> None:
     for _ in range(n):
         trial = study.ask()
@@ -38,13 +49,7 @@ def _run(study: optuna.Study, mirror: MirroredStudy, n: int) -> None:
 
 def test_fresh_study_is_created_by_the_writer_with_enqueued_trials(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    mirror = MirroredStudy.fresh(
-        _opener(url),
-        "s",
-        "minimize",
-        optuna.samplers.RandomSampler(seed=1),
-        optuna.pruners.NopPruner(),
-    )
+    mirror = _fresh(url)
     mirror.enqueue({"x": 0.25})
     mirror.enqueue({"x": 0.75})
     _run(mirror.study, mirror, 4)
@@ -61,13 +66,7 @@ def test_fresh_study_is_created_by_the_writer_with_enqueued_trials(tmp_path: Pat
 
 def test_enqueued_trials_that_never_ran_stay_waiting_in_the_storage(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    mirror = MirroredStudy.fresh(
-        _opener(url),
-        "s",
-        "minimize",
-        optuna.samplers.RandomSampler(seed=1),
-        optuna.pruners.NopPruner(),
-    )
+    mirror = _fresh(url)
     for x in (0.1, 0.2, 0.3):
         mirror.enqueue({"x": x})
     _run(mirror.study, mirror, 1)
@@ -82,13 +81,7 @@ def test_a_storage_that_cannot_be_created_is_reported_and_the_study_goes_on(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the database's folder should be")
     url = f"sqlite:///{blocker / 'study.db'}"
-    mirror = MirroredStudy.fresh(
-        _opener(url),
-        "s",
-        "minimize",
-        optuna.samplers.RandomSampler(seed=1),
-        optuna.pruners.NopPruner(),
-    )
+    mirror = _fresh(url)
     mirror.enqueue({"x": 0.5})
     _run(mirror.study, mirror, 3)  # the in-memory study is unaffected
     errors = mirror.close()
@@ -99,13 +92,7 @@ def test_a_storage_that_cannot_be_created_is_reported_and_the_study_goes_on(
 
 def test_an_existing_study_is_copied_and_continued(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    first = MirroredStudy.fresh(
-        _opener(url),
-        "s",
-        "minimize",
-        optuna.samplers.RandomSampler(seed=1),
-        optuna.pruners.NopPruner(),
-    )
+    first = _fresh(url)
     _run(first.study, first, 2)
     assert first.close() == []
     persistent = optuna.load_study(study_name="s", storage=url)

@@ -314,7 +314,6 @@ class Dispatcher:
             self._start = lambda run: self._start_job(pool, run, rdd, address)
             try:
                 while True:
-                    self._merge_chained()
                     if study_deadline and time.time() >= study_deadline and not self.stopping:
                         self._stop_all("the study's --timeout was reached")
                     self._fill(pool, rdd, address, pending=0)
