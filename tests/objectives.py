@@ -111,3 +111,17 @@ def sleep_and_return(params: dict[str, Any], data: Any) -> float:
     time.sleep(float(params.get("sleep", 3.0)))
     note("end")
     return x
+
+
+def meet(params: dict[str, Any], data: dict[str, str]) -> float:
+    """Waits (up to 60 s) until ``params['n']`` trials run at once: each leaves a file in
+    ``data['dir']``. A study of n such trials on n slots returns only once n slots were free
+    at the same time and n Python workers were started (tests then run on warm workers)."""
+    import uuid
+
+    folder = Path(data["dir"])
+    (folder / uuid.uuid4().hex).touch()
+    give_up = time.time() + 60
+    while len(list(folder.iterdir())) < int(params["n"]) and time.time() < give_up:
+        time.sleep(0.05)
+    return 0.0

@@ -10,6 +10,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,51 +173,97 @@ def test_worker_loss_mid_prediction_keeps_every_row_once(
     assert df["error"].isna().all()
 
 
-def test_driver_loss_then_resume_reruns_only_interrupted_trials(tmp_path: Path) -> None:
+XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below: 2 s per trial
+
+
+def _stop_study(tmp_path: Path, sig: signal.Signals, what: str, until: Any) -> tuple[Path, int]:
+    """Start ``sparktf tune`` of the XS grid on local[2]; once ``until(trials, log_lines)``
+    holds, send ``sig`` to its whole process group (as a terminal's Ctrl-C does: the driver,
+    its JVM and its Python workers). Returns the run directory and the exit code."""
     log, run = tmp_path / "calls.log", tmp_path / "run"
-    xs = [0, 1, 2, 3, 4, 5, 6, 7]
     space = write_space(
         tmp_path / "space.json",
-        {"x": {"type": "grid", "values": xs}, "sleep": 2, "log": str(log)},
+        {"x": {"type": "grid", "values": XS}, "sleep": 2, "log": str(log)},
     )
     proc = start_cli(
-        _tune_args(space, run, len(xs), "--master", "local[2]"), tmp_path / "tune-1.log"
+        _tune_args(space, run, len(XS), "--master", "local[2]"), tmp_path / "tune-1.log"
     )
     try:
         wait_for(
-            "two completed trials",
-            lambda: len(_complete(study_trials(run))) >= 2,
+            what,
+            lambda: until(study_trials(run), log_lines(log)),
             every=0.2,
             proc=proc,
             log=tmp_path / "tune-1.log",
         )
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its JVM and its Python workers
-        proc.wait(timeout=60)
+        os.killpg(proc.pid, sig)
+        rc = proc.wait(timeout=90)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    return run, rc
+
+
+def _resume_completes(tmp_path: Path, run: Path, done: set[float]) -> tuple[list, list[float]]:
+    """``--resume`` the stopped study: every grid point ends COMPLETE once (interrupted trials
+    aside), and no trial completed before the stop runs again. Returns the trials and the
+    objective's start lines."""
+    rc = run_cli(["tune", "--resume", str(run), "--quiet", "--no-report"], tmp_path / "tune-2.log")
+    assert rc == 0, tail(tmp_path / "tune-2.log")
+    trials = study_trials(run)
+    counted = [t for t in trials if not t.user_attrs.get("interrupted")]
+    assert sorted(t.params["x"] for t in counted) == XS  # every grid point, once
+    assert all(t.state.name == "COMPLETE" for t in counted)
+    starts = [x for what, x, _ in log_lines(tmp_path / "calls.log") if what == "start"]
+    for x in done:
+        assert starts.count(float(x)) == 1, f"completed trial x={x} ran again"
+    return trials, starts
+
+
+def test_driver_loss_then_resume_reruns_only_interrupted_trials(tmp_path: Path) -> None:
+    run, _ = _stop_study(
+        tmp_path,
+        signal.SIGKILL,  # the driver, its JVM and its Python workers
+        "two completed trials",
+        lambda trials, _: len(_complete(trials)) >= 2,
+    )
     killed = study_trials(run)
     done = {t.params["x"] for t in killed if t.state.name == "COMPLETE"}
     cut = {t.params["x"] for t in killed if t.state.name == "RUNNING"}
     assert len(done) >= 2 and cut, [(t.number, t.state.name) for t in killed]
-    started = {x for what, x, _ in log_lines(log) if what == "start"}
+    started = {x for what, x, _ in log_lines(tmp_path / "calls.log") if what == "start"}
 
-    rc = run_cli(["tune", "--resume", str(run), "--quiet", "--no-report"], tmp_path / "tune-2.log")
-    assert rc == 0, tail(tmp_path / "tune-2.log")
-
-    trials = study_trials(run)
-    counted = [t for t in trials if not t.user_attrs.get("interrupted")]
+    trials, starts = _resume_completes(tmp_path, run, done)
     interrupted = [t for t in trials if t.user_attrs.get("interrupted")]
-    assert len(counted) == len(xs)
-    assert all(t.state.name == "COMPLETE" for t in counted)
-    assert sorted(t.params["x"] for t in counted) == xs  # every grid point, once
     assert {t.params["x"] for t in interrupted} == cut
     assert all("driver stopped" in t.user_attrs["error"] for t in interrupted)
-    starts = [x for what, x, _ in log_lines(log) if what == "start"]
-    for x in done:
-        assert starts.count(float(x)) == 1, f"completed trial x={x} ran again"
     for x in cut:
         # cut short by the kill (or asked ahead and not started yet), then run by --resume
         assert starts.count(float(x)) == (2 if float(x) in started else 1)
-    assert sorted(set(starts)) == [float(x) for x in xs]
+    assert sorted(set(starts)) == [float(x) for x in XS]
+
+
+def test_ctrl_c_cancels_running_trials_and_resume_completes_the_study(tmp_path: Path) -> None:
+    # With local[2], two trials run and two more wait in Spark's queue when Ctrl-C comes.
+    run, rc = _stop_study(
+        tmp_path,
+        signal.SIGINT,
+        "two completed trials and two running",
+        lambda trials, lines: (
+            len(_complete(trials)) >= 2 and sum(1 for w, *_ in lines if w == "start") >= 4
+        ),
+    )
+    out = tail(tmp_path / "tune-1.log")
+    assert rc == 130, out
+    assert out.rstrip().endswith("interrupted"), out
+    stopped = study_trials(run)
+    assert not [t.number for t in stopped if t.state.name == "RUNNING"], "storage left RUNNING"
+    done = {t.params["x"] for t in stopped if t.state.name == "COMPLETE"}
+    cut = [t for t in stopped if t.user_attrs.get("interrupted")]
+    assert len(done) >= 2 and cut
+    assert all(t.state.name == "FAIL" and "Ctrl-C" in t.user_attrs["error"] for t in cut)
+    lines = log_lines(tmp_path / "calls.log")
+    started = [x for what, x, _ in lines if what == "start"]
+    assert set(started) - {x for what, x, _ in lines if what == "end"}, "no trial was cut short"
+    _resume_completes(tmp_path, run, done)

@@ -7,12 +7,13 @@ import math
 import shutil
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import pytest
 
 import sparktf
 from sparktf.errors import ConfigError
-from sparktf.tuning import StudyFailed, tune
+from sparktf.tuning import StudyFailed, queue_ahead, tune
 from tests import objectives
 
 X = {"x": sparktf.uniform(0, 1)}
@@ -173,6 +174,56 @@ def test_trial_timeout_cancels_only_that_trial(spark, tmp_path: Path) -> None:
     assert df.loc[60.0, "state"] == "FAILED"
     assert "timed out after 5s" in df.loc[60.0, "error"]
     assert df.loc[0.1, "state"] == "COMPLETE" and df.loc[0.2, "state"] == "COMPLETE"
+
+
+@pytest.mark.parametrize("parallelism", [2, 1])
+def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
+    spark, tmp_path: Path, parallelism: int
+) -> None:
+    # local[2]: with --parallelism 2 (the slots), the next 2 trials wait in Spark's queue
+    # (queue-ahead); with 1, one trial is submitted at a time. Either way no more than
+    # `parallelism` run at once, they start in the order they were asked, and a queued
+    # trial's --trial-timeout counts from when it got a slot: 3 s of waiting plus 3 s of
+    # running would exceed 4.8 s. First, both slots must be free (a trial cancelled by an
+    # earlier test holds its slot until its Python worker is killed) and two Python workers
+    # started (a new one takes a second or more on a busy machine).
+    (tmp_path / "meet").mkdir()
+    _run(
+        spark,
+        objectives.meet,
+        {"n": 2},
+        tmp_path,
+        "warm",
+        trials=2,
+        data={"dir": str(tmp_path / "meet")},
+    )
+    res = _run(
+        spark,
+        objectives.sleep_param,
+        {"sleep": 3.0, "x": sparktf.uniform(0, 1)},
+        tmp_path,
+        trials=2 * parallelism,
+        parallelism=parallelism,
+        trial_timeout=4.8,
+        sampler="random",
+    )
+    assert (res.trials["state"] == "COMPLETE").all(), res.trials["error"].tolist()
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / 'run/study.db'}")
+    spans = {t.number: (t.user_attrs["run_start"], t.user_attrs["run_end"]) for t in study.trials}
+    for start, _ in spans.values():
+        running = sum(1 for s, e in spans.values() if s <= start + 1e-3 < e)
+        assert running <= parallelism
+    for i in spans:  # a later wave of trials starts after an earlier one
+        for j in spans:
+            if j // parallelism > i // parallelism:
+                assert spans[j][0] > spans[i][0] + 2.0
+
+
+def test_queue_ahead_only_where_spark_alone_keeps_the_parallelism() -> None:
+    assert queue_ahead("false", parallelism=8, slots=8) == 8
+    assert queue_ahead(None, parallelism=12, slots=8) == 8
+    assert queue_ahead("false", parallelism=4, slots=8) == 0  # Spark would run 8 at once
+    assert queue_ahead("true", parallelism=8, slots=8) == 0  # queued jobs would add executors
 
 
 def test_existing_run_directory_needs_resume(spark, tmp_path: Path) -> None:

@@ -691,6 +691,9 @@ def tune(
         val_fraction=cfg.val_fraction,
         channel=cfg.channel,
         channel_advertise=cfg.channel_advertise,
+        queue_ahead=queue_ahead(
+            spark.conf.get("spark.dynamicAllocation.enabled", "false"), par, slots
+        ),
     )
     display = _Display(cfg, show_progress)
 
@@ -803,6 +806,16 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def queue_ahead(dynamic_allocation: str | None, parallelism: int, slots: int) -> int:
+    """How many trials may wait in Spark's queue ahead of a free slot (see the dispatcher):
+    the cluster's slots, when Spark's slots alone keep the study within ``parallelism`` (it
+    is at least the slots, and dynamic allocation, which would add executors for queued
+    jobs, is off: ``dynamic_allocation`` is ``spark.dynamicAllocation.enabled``); else none."""
+    if parallelism < slots or (dynamic_allocation or "").strip().lower() == "true":
+        return 0
+    return slots
+
+
 class _Display:
     """The live progress display: done / running / pruned / failed, best so far, elapsed."""
 
@@ -846,7 +859,7 @@ class _Display:
                 best = t.value
         done = sum(counts.values())
         status = (
-            f"running {len(dispatcher.running)} | pruned {counts['PRUNED']} | "
+            f"running {dispatcher.active()} | pruned {counts['PRUNED']} | "
             f"failed {counts['FAIL']} | best {self.cfg.metric} "
             f"{'-' if best is None else f'{best:.4g}'}"
         )

@@ -3,10 +3,18 @@
 Dispatch is event-driven: ``concurrent.futures.wait(FIRST_COMPLETED)`` wakes the loop the moment
 a trial's Spark job returns, and the freed slot gets its next trial at once. Each attempt is its
 own Spark job group, so one trial can be cancelled (timeout, Ctrl-C) without touching the others.
+
+When the study may use every task slot of the cluster (``--parallelism`` at least the slots, no
+dynamic allocation), the next trials are submitted *ahead*: their Spark jobs wait in Spark's own
+FIFO queue, so a slot that frees starts the next trial inside the JVM, with no round trip through
+the driver's Python and with the job's submission work done while the slots were busy. Spark's
+slots cap how many of them run at once; the oldest jobs hold the slots, the others wait, and a
+trial's ``--trial-timeout`` counts from when it took a slot, not from its submission.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -48,6 +56,7 @@ class _Running:
     deadline: float | None
     cancel_reason: str | None = None
     reported: set[int] = field(default_factory=set)
+    waiting: bool = False  # submitted ahead, queued in Spark behind the jobs holding the slots
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,10 @@ class DispatchSettings:
     val_fraction: float = 0.1
     channel: bool = True
     channel_advertise: str | None = None
+    # > 0: Spark runs at most this many of the study's jobs at once (the cluster's task slots,
+    # at most ``parallelism``), and up to this many more trials are submitted ahead to wait in
+    # Spark's queue. 0: exactly ``parallelism`` jobs are submitted at a time.
+    queue_ahead: int = 0
 
 
 class Dispatcher:
@@ -116,6 +129,7 @@ class Dispatcher:
         # by the dispatch loop (the only thread that reads or changes ``running``)
         self.chained: deque[tuple[Future[TrialOutcome], _Running]] = deque()
         self._start: Callable[[_Running], Future[TrialOutcome]] | None = None
+        self._submitting: list[threading.Event] = []  # queue-ahead: jobs not yet in Spark's queue
 
     # -- counting ----------------------------------------------------------------------------
 
@@ -146,24 +160,66 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def _run_job(self, task: TrialTask, group: str, rdd: Any) -> TrialOutcome:
-        self.sc.setJobGroup(
-            group, f"sparktf trial {task.number} attempt {task.attempt}", interruptOnCancel=True
-        )
-        self.sc.setLocalProperty(TASK_PROPERTY, encode_task(task))
-        out = rdd.collect()
+    def _run_job(
+        self,
+        task: TrialTask,
+        group: str,
+        rdd: Any,
+        order: tuple[list[threading.Event], threading.Event] | None = None,
+    ) -> TrialOutcome:
+        """Run one attempt as a Spark job and return its outcome. With ``order`` (queue-ahead
+        mode: wait for these jobs to be submitted; tell when this one is), the job is
+        submitted only after the earlier trials' jobs were: Spark's FIFO scheduler gives a
+        freed slot to the oldest job, so queued trials start in the order they were asked
+        (and ``_take_slots`` knows which ones hold the slots)."""
+        job = None
+        try:
+            self.sc.setJobGroup(
+                group, f"sparktf trial {task.number} attempt {task.attempt}", interruptOnCancel=True
+            )
+            self.sc.setLocalProperty(TASK_PROPERTY, encode_task(task))
+            if order is not None:
+                give_up = time.monotonic() + 30
+                for event in order[0]:
+                    event.wait(timeout=max(0.0, give_up - time.monotonic()))
+            if self.stopping:  # its group may have been cancelled before this job existed
+                raise RuntimeError(f"trial {task.number}: cancelled before its Spark job started")
+            if order is None:
+                out = rdd.collect()
+            else:  # returns as soon as the job has its place in Spark's queue
+                job = rdd._jrdd.collectAsync()
+        finally:
+            if order is not None:
+                order[1].set()
+        if job is not None:
+            out = self._fetch(task, rdd, job)
         if len(out) != 1:
             raise RuntimeError(f"trial {task.number}: expected 1 outcome, got {len(out)}")
         result: TrialOutcome = out[0]
         self._chain()
         return result
 
+    def _fetch(self, task: TrialTask, rdd: Any, job: Any) -> list[Any]:
+        """The result of a job submitted with ``collectAsync``, once it ends: through a local
+        socket, the way ``rdd.collect()`` brings it (Py4J would copy a model of tens of MB
+        slowly)."""
+        from pyspark.util import _load_from_socket
+
+        jvm = self.sc._jvm
+        assert jvm is not None
+        items = jvm.scala.jdk.javaapi.CollectionConverters.asScala(job.get().iterator())
+        sock_info = jvm.org.apache.spark.api.python.PythonRDD.serveIterator(
+            items, f"sparktf trial {task.number}"
+        )
+        with _load_from_socket(sock_info, rdd._jrdd_deserializer) as stream:
+            return list(stream)
+
     def _chain(self) -> None:
         """Start the next asked-ahead trial on the slot this thread's trial has just freed,
         without waiting for the dispatch loop, which may be busy telling Optuna and writing
         outputs for other trials."""
         with self.lock:
-            if self.stopping or not self.ready or self._start is None:
+            if self.stopping or not self.ready or self._start is None or self.s.queue_ahead:
                 return
             run = self.ready.popleft()
             try:
@@ -199,7 +255,37 @@ class Dispatcher:
         run.started = time.time()
         run.deadline = run.started + self.s.trial_timeout if self.s.trial_timeout else None
         self.by_number[run.trial.number] = run
-        return pool.submit(self._run_job, task, run.group, rdd)
+        if not self.s.queue_ahead:
+            return pool.submit(self._run_job, task, run.group, rdd)
+        run.waiting, run.deadline = True, None  # until ``_take_slots`` sees it hold a slot
+        # Fewer jobs than slots: this one gets a slot whatever its place. Else it queues, so
+        # it waits until every earlier job has its place in Spark's queue.
+        self._submitting = [e for e in self._submitting if not e.is_set()]
+        after = list(self._submitting) if len(self.running) >= self.s.queue_ahead else []
+        submitted = threading.Event()
+        self._submitting.append(submitted)
+        return pool.submit(self._run_job, task, run.group, rdd, (after, submitted))
+
+    def _capacity(self) -> int:
+        """Jobs submitted at once: one per trial in flight, plus those queued ahead."""
+        return self.s.parallelism + self.s.queue_ahead
+
+    def _take_slots(self) -> None:
+        """Queue-ahead mode: Spark's FIFO scheduler gives its slots to the oldest jobs, so the
+        first ``queue_ahead`` jobs in submission order are running; a trial's clock (and its
+        ``--trial-timeout``) starts when it gets there."""
+        if not self.s.queue_ahead:
+            return
+        now = time.time()
+        for run in itertools.islice(self.running.values(), self.s.queue_ahead):
+            if run.waiting:
+                run.waiting = False
+                run.started = now
+                run.deadline = now + self.s.trial_timeout if self.s.trial_timeout else None
+
+    def active(self) -> int:
+        """Trials holding a Spark slot now (not those queued ahead)."""
+        return sum(1 for run in list(self.running.values()) if not run.waiting)
 
     def _new_trial(self) -> _Running:
         with self.lock:
@@ -307,7 +393,8 @@ class Dispatcher:
                 self._on_report, host=host, advertise=self.s.channel_advertise
             ) as channel,
             ThreadPoolExecutor(
-                max_workers=self.s.parallelism, thread_name_prefix="sparktf-trial"
+                max_workers=self._capacity() + self.s.parallelism,  # room for retries
+                thread_name_prefix="sparktf-trial",
             ) as pool,
         ):
             address = channel.address if self.s.channel else None
@@ -320,9 +407,14 @@ class Dispatcher:
                     if not self.running:
                         break
                     self._prefetch()
+                    self._take_slots()
                     deadlines = [r.deadline for r in self.running.values() if r.deadline]
                     if study_deadline and not self.stopping:
                         deadlines.append(study_deadline)
+                    if self.stopping:  # a job submitted as its group was cancelled: again
+                        deadlines.append(time.time() + 1.0)
+                        for run in self.running.values():
+                            self.sc.cancelJobGroup(run.group)
                     timeout = max(0.0, min(deadlines) - time.time()) if deadlines else None
                     done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
                     self._merge_chained()
@@ -333,13 +425,26 @@ class Dispatcher:
                                 run, f"timed out after {self.s.trial_timeout:g}s (--trial-timeout)"
                             )
                     ended = [(fut, self.running.pop(fut)) for fut in done]
+                    self._take_slots()
+                    if self.s.queue_ahead:
+                        # the freed slots already run the queued trials: tell Optuna first, so
+                        # that the trials asked next know how these ended
+                        for fut, run in ended:
+                            self._complete(pool, fut, run, rdd, address, FAIL)
+                        continue
                     # the freed slots get their next trials before any bookkeeping
                     self._fill(pool, rdd, address, pending=len(ended))
                     for fut, run in ended:
                         self._complete(pool, fut, run, rdd, address, FAIL)
             except KeyboardInterrupt:
                 self._stop_all("interrupted by the user (Ctrl-C)")
-                wait(list(self.running), timeout=60)
+                give_up = time.time() + 60
+                while self.running and time.time() < give_up:
+                    _, left = wait(list(self.running), timeout=1.0)
+                    if not left:
+                        break
+                    for fut in left:  # a job submitted as its group was cancelled: again
+                        self.sc.cancelJobGroup(self.running[fut].group)
                 self._merge_chained()
                 for fut, run in list(self.running.items()):
                     self.running.pop(fut)
@@ -370,7 +475,7 @@ class Dispatcher:
             return
         with self.lock:  # no job thread takes from ``ready`` meanwhile
             self._merge_chained()
-            while len(self.running) < self.s.parallelism:
+            while len(self.running) < self._capacity():
                 if self.ready:
                     self._submit(pool, self.ready.popleft(), rdd, address)
                 elif self._outstanding(pending) < self.s.trials:
@@ -386,6 +491,7 @@ class Dispatcher:
             with self.lock:  # counts are exact: no job thread is moving a trial meanwhile
                 if (
                     self.stopping
+                    or self.s.queue_ahead  # the queued jobs are the trials asked ahead
                     or len(self.ready) >= self.s.parallelism
                     or len(self.running) + len(self.chained) < self.s.parallelism
                     or self._outstanding(0) >= self.s.trials
