@@ -92,7 +92,12 @@ def register(sub: Any) -> None:
     run = p.add_argument_group("execution")
     run.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
     add_conf_option(run)
-    run.add_argument("--parallelism", type=int, help="trials in flight (default: task slots)")
+    run.add_argument(
+        "--parallelism",
+        type=int,
+        help="trials running at once (default: the cluster's task slots; the next trials then "
+        "already wait in Spark's queue, so a freed slot starts one at once)",
+    )
     run.add_argument(
         "--max-retries",
         type=int,
