@@ -7,7 +7,6 @@ import math
 import shutil
 from pathlib import Path
 
-import optuna
 import pandas as pd
 import pytest
 
@@ -15,6 +14,7 @@ import sparktf
 from sparktf.errors import ConfigError
 from sparktf.tuning import StudyFailed, queue_ahead, tune
 from tests import objectives
+from tests.clusterutil import study_trials
 
 X = {"x": sparktf.uniform(0, 1)}
 
@@ -82,13 +82,8 @@ def test_python_workers_are_reused_and_data_loaded_once(spark, tmp_path: Path) -
     pids = df["worker_pid"].tolist()
     assert len(set(pids)) < len(pids), f"no Python worker ran two trials: {pids}"
     assert (df["pid"].astype(int) == df["worker_pid"]).all()
-    import optuna
-
-    study = optuna.load_study(
-        study_name="sparktf", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}"
-    )
     seen: set[int] = set()
-    for t in sorted(study.trials, key=lambda t: t.user_attrs["run_start"]):
+    for t in sorted(study_trials(tmp_path / "run"), key=lambda t: t.user_attrs["run_start"]):
         pid = t.user_attrs["worker_pid"]
         assert t.user_attrs["data_cache_hit"] == (pid in seen)
         seen.add(pid)
@@ -208,8 +203,8 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
         sampler="random",
     )
     assert (res.trials["state"] == "COMPLETE").all(), res.trials["error"].tolist()
-    study = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / 'run/study.db'}")
-    spans = {t.number: (t.user_attrs["run_start"], t.user_attrs["run_end"]) for t in study.trials}
+    trials = study_trials(tmp_path / "run")
+    spans = {t.number: (t.user_attrs["run_start"], t.user_attrs["run_end"]) for t in trials}
     for start, _ in spans.values():
         running = sum(1 for s, e in spans.values() if s <= start + 1e-3 < e)
         assert running <= parallelism
@@ -372,12 +367,7 @@ def test_pruned_keras_trial_keeps_its_learning_curve(spark, tmp_path: Path) -> N
     df = res.trials.set_index("number")
     assert df.loc[0, "state"] == "COMPLETE" and df.loc[0, "epochs_completed"] == 3
     assert df.loc[1, "state"] == "PRUNED" and df.loc[1, "pruned_at_epoch"] == 1
-    import optuna
-
-    study = optuna.load_study(
-        study_name="sparktf", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}"
-    )
-    for t in study.trials:
+    for t in study_trials(tmp_path / "run"):
         expected = t.user_attrs["pruned_at_epoch"] if t.state.name == "PRUNED" else 3
         assert sorted(t.intermediate_values) == list(range(1, expected + 1))
         assert t.user_attrs["epochs_completed"] == expected

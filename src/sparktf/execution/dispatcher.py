@@ -20,7 +20,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -252,12 +252,13 @@ class Dispatcher:
             best_value=self.best_value,
             val_fraction=self.s.val_fraction,
         )
-        run.started = time.time()
-        run.deadline = run.started + self.s.trial_timeout if self.s.trial_timeout else None
+        self._start_clock(run, time.time())
+        run.waiting = self.s.queue_ahead > 0  # until ``_take_slots`` sees it hold a slot
+        if run.waiting:
+            run.deadline = None
         self.by_number[run.trial.number] = run
         if not self.s.queue_ahead:
             return pool.submit(self._run_job, task, run.group, rdd)
-        run.waiting, run.deadline = True, None  # until ``_take_slots`` sees it hold a slot
         # Fewer jobs than slots: this one gets a slot whatever its place. Else it queues, so
         # it waits until every earlier job has its place in Spark's queue.
         self._submitting = [e for e in self._submitting if not e.is_set()]
@@ -280,8 +281,12 @@ class Dispatcher:
         for run in itertools.islice(self.running.values(), self.s.queue_ahead):
             if run.waiting:
                 run.waiting = False
-                run.started = now
-                run.deadline = now + self.s.trial_timeout if self.s.trial_timeout else None
+                self._start_clock(run, now)
+
+    def _start_clock(self, run: _Running, now: float) -> None:
+        """The trial runs from ``now``: its ``--trial-timeout`` counts from here."""
+        run.started = now
+        run.deadline = now + self.s.trial_timeout if self.s.trial_timeout else None
 
     def active(self) -> int:
         """Trials holding a Spark slot now (not those queued ahead)."""
@@ -364,6 +369,12 @@ class Dispatcher:
         else:
             self._tell(run, outcome, optuna.trial.TrialState.FAIL, error=outcome.error)
 
+    def _cancel_again(self, runs: Iterable[_Running]) -> None:
+        """Cancel these trials' job groups once more: a job that its thread submitted just as
+        its group was cancelled escaped that cancel."""
+        for run in runs:
+            self.sc.cancelJobGroup(run.group)
+
     def _cancel(self, run: _Running, reason: str) -> None:
         if run.cancel_reason is None:
             run.cancel_reason = reason
@@ -411,10 +422,9 @@ class Dispatcher:
                     deadlines = [r.deadline for r in self.running.values() if r.deadline]
                     if study_deadline and not self.stopping:
                         deadlines.append(study_deadline)
-                    if self.stopping:  # a job submitted as its group was cancelled: again
+                    if self.stopping:
                         deadlines.append(time.time() + 1.0)
-                        for run in self.running.values():
-                            self.sc.cancelJobGroup(run.group)
+                        self._cancel_again(self.running.values())
                     timeout = max(0.0, min(deadlines) - time.time()) if deadlines else None
                     done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
                     self._merge_chained()
@@ -443,8 +453,7 @@ class Dispatcher:
                     _, left = wait(list(self.running), timeout=1.0)
                     if not left:
                         break
-                    for fut in left:  # a job submitted as its group was cancelled: again
-                        self.sc.cancelJobGroup(self.running[fut].group)
+                    self._cancel_again(self.running[fut] for fut in left)
                 self._merge_chained()
                 for fut, run in list(self.running.items()):
                     self.running.pop(fut)
