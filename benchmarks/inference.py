@@ -177,7 +177,7 @@ def bench_model(
     s = run_predict(src, model_arg, out, cfg, spark=spark, overwrite=True, progress=False)
     cold = time.perf_counter() - t0
     assert s.rows == n and s.ok == n, s.line()
-    spec, _ = resolve_model(model_arg, cfg, work)
+    spec = resolve_model(model_arg, cfg, work)
     plain_keras_loop(keras_model, files[: cfg.batch_size], spec.image, cfg.batch_size)  # trace
     a_runs, a_jobs, b_runs = [], [], []
     for _ in range(repeats):  # interleaved so that noise hits both alike

@@ -4,6 +4,7 @@ any Spark job starts."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def test_missing_corrupt_and_unsafe_models_are_config_errors(tmp_path: Path) -> 
     model.save(tmp_path / "lambda.keras")
     with pytest.raises(ConfigError, match="--unsafe"):
         resolve_model(tmp_path / "lambda.keras", cfg, stage)
-    spec, _ = resolve_model(tmp_path / "lambda.keras", PredictConfig(safe_mode=False), stage)
+    spec = resolve_model(tmp_path / "lambda.keras", PredictConfig(safe_mode=False), stage)
     assert spec.num_classes == 3 and spec.image.shape == (8, 8, 1)
 
 
@@ -235,3 +236,36 @@ def test_unknown_model_name_lists_what_is_accepted(tmp_path: Path) -> None:
         resolve_model("mobilenet_v9", PredictConfig(), tmp_path)
     with pytest.raises(ConfigError, match=r"--weights nothere.h5: no such file"):
         resolve_model("mobilenet_v2", PredictConfig(weights="nothere.h5"), tmp_path)
+
+
+def test_application_weights_file_is_checked_on_the_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import keras
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cfg = PredictConfig(input_size=(64, 64))
+    right = tmp_path / "mnv2.weights.h5"
+    keras.applications.MobileNetV2(weights=None, input_shape=(64, 64, 3)).save_weights(right)
+    wrong = tmp_path / "mnv1.weights.h5"
+    keras.applications.MobileNet(weights=None, input_shape=(64, 64, 3)).save_weights(wrong)
+    text = tmp_path / "notes.h5"
+    text.write_text("not weights\n")
+
+    with pytest.raises(ConfigError, match=r"notes.h5: not a readable HDF5 weights file"):
+        resolve_model("mobilenet_v2", replace(cfg, weights=str(text)), tmp_path)
+    with pytest.raises(
+        ConfigError, match=r"Is it a weights file of MobileNetV2 at input size 64x64"
+    ):
+        resolve_model("mobilenet_v2", replace(cfg, weights=str(wrong)), tmp_path)
+
+    spec = resolve_model("mobilenet_v2", replace(cfg, weights=str(right)), tmp_path)
+    assert spec.num_classes == 1000 and len(spec.labels) == 1000 and spec.path == str(right)
+    (cached,) = (tmp_path / "cache" / "sparktf" / "applications").glob("MobileNetV2-64x64x3-*")
+    shapes = json.loads(cached.read_text())
+    assert len(shapes) == 262 and [3, 3, 3, 32] in shapes  # every weight, the stem conv's too
+    cached.write_text("{broken")  # a damaged cache is rebuilt, not trusted
+    assert resolve_model("mobilenet_v2", replace(cfg, weights=str(right)), tmp_path) == spec
+    assert json.loads(cached.read_text()) == shapes

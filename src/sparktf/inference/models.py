@@ -4,7 +4,9 @@
 The driver resolves what the user named into a :class:`ModelSpec` (what it is, how inputs must
 be prepared, how many classes it answers, which file travels to the executors and its SHA-256),
 loading the model once to check tensor names, input shape and label count before any Spark job
-starts. Executors turn the same spec into a :class:`Predictor` with :func:`load_predictor`.
+starts (a ``keras.applications`` model is not built there when its weights file has the model's
+weight shapes). Executors turn the same spec into a :class:`Predictor` with
+:func:`load_predictor`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import zipfile
 from dataclasses import dataclass, replace
@@ -352,6 +355,83 @@ def _build_application(app: Application, weights: str | None, shape: tuple[int, 
     return ctor(**kwargs)
 
 
+def _h5_weight_shapes(path: str) -> list[list[int]]:
+    """The shapes of every tensor in an HDF5 weights file, sorted (Keras 3 ``.weights.h5`` and
+    the legacy ``.h5`` files that ``keras.applications`` downloads alike)."""
+    import h5py
+
+    shapes: list[list[int]] = []
+
+    def visit(_: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            shapes.append(list(obj.shape))
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return sorted(shapes)
+
+
+def _application_weight_shapes(app: Application, shape: tuple[int, int, int]) -> list[list[int]]:
+    """The sorted shapes of the weights of ``app`` built for ``shape`` (cached on disk per
+    Keras version: building a large application takes seconds of driver time per call)."""
+    import keras
+    from sparktf.datasets.mnist import cache_dir
+
+    name = f"{app.constructor}-{'x'.join(map(str, shape))}-keras{keras.__version__}.json"
+    cached = cache_dir() / "applications" / name
+    try:
+        data = json.loads(cached.read_text())
+        if isinstance(data, list) and all(isinstance(s, list) for s in data):
+            return data
+    except (OSError, ValueError):
+        pass
+    shapes = sorted(list(w.shape) for w in _build_application(app, None, shape).weights)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(shapes))
+        tmp.replace(cached)
+    except OSError:  # a read-only cache only costs time
+        pass
+    return shapes
+
+
+def _check_application_weights(
+    app: Application, shape: tuple[int, int, int], weights: str, source: str
+) -> None:
+    """Check on the driver, without building the model where possible, that ``weights`` is
+    a weights file of ``app``: its tensors must have the model's weight shapes. Where they
+    do not (or the file has more in it), the model is built and loads the file, so that Keras
+    decides and its own message explains a refusal."""
+    try:
+        got = _h5_weight_shapes(weights)
+    except Exception as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(
+            f"--weights {weights}: not a readable HDF5 weights file ({text[:300]}); expected "
+            f"the .h5 weights of {app.constructor} from keras.applications or model.save_weights"
+        ) from exc
+    if got == _application_weight_shapes(app, shape):
+        return
+    import warnings
+
+    hint = f" Is it a weights file of {app.constructor} at input size {shape[0]}x{shape[1]}?"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _load_or_config_error(
+            f"keras.applications.{app.constructor} with weights {weights}",
+            source,
+            lambda: _build_application(app, weights, shape),
+            hint,
+        )
+    skipped = [str(w.message) for w in caught if "freshly-initialized" in str(w.message)]
+    if skipped:  # Keras loaded only part of the file
+        raise ConfigError(
+            f"cannot load {source} with weights {weights}: {len(skipped)} parts of the model "
+            f"found no weights in the file ({skipped[0][:200]}).{hint}"
+        )
+
+
 def _extract(path: str, sha256: str) -> str:
     import tempfile
 
@@ -515,10 +595,12 @@ def _load_or_config_error(what: str, source: str, load: Any, hint: str = "") -> 
         raise ConfigError(f"cannot load {source} as {what}: {text[:500]}.{hint}") from exc
 
 
-def resolve_model(
-    model: str | Path, cfg: PredictConfig, stage_dir: Path
-) -> tuple[ModelSpec, Predictor]:
-    """Work out what ``model`` names, load it once here and describe it for the executors.
+def resolve_model(model: str | Path, cfg: PredictConfig, stage_dir: Path) -> ModelSpec:
+    """Work out what ``model`` names, check it here and describe it for the executors.
+
+    A model file is loaded and run once on a blank image (tensor names, input shape, class
+    count). A ``keras.applications`` model is not run: its classes are the 1000 ImageNet
+    classes, and a weights file is checked against the model's weight shapes.
 
     Args:
         model: a ``.keras``/``.h5`` file, a SavedModel directory, a ``.pb`` GraphDef, a tune
@@ -527,7 +609,7 @@ def resolve_model(
         stage_dir: a directory for files made here to ship (SavedModel zip, weights).
 
     Returns:
-        The spec and the driver's loaded predictor.
+        The spec.
 
     Raises:
         ConfigError: missing or unloadable model, wrong tensor name, label count mismatch,
@@ -544,10 +626,11 @@ def resolve_model(
     input_tensor = output_tensor = None
     kind: ModelKind
     ship: Path | None
+    pred: Predictor | None
 
     if p.is_dir() and (p / "saved_model.pb").is_file():
         kind = ModelKind.SAVED_MODEL
-        pred: Predictor = _load_or_config_error(
+        pred = _load_or_config_error(
             "a SavedModel",
             name,
             lambda: _load_saved_model(str(p), cfg.signature, cfg.input_tensor, cfg.output_tensor),
@@ -629,6 +712,7 @@ def resolve_model(
             )
         snake, app = found
         kind = ModelKind.APPLICATION
+        pred = None
         application = app.constructor
         preprocess = app.module
         shape = (app.size, app.size, 3)
@@ -647,26 +731,26 @@ def resolve_model(
             w_arg = None
         else:
             w_arg = str(Path(weights).resolve())
-        hint = (
-            " The ImageNet weights are downloaded on first use; without network, pass "
-            "--weights FILE (the .h5 file from keras.applications) or --weights none."
-            if w_arg == "imagenet"
-            else ""
-        )
-        keras_model = _load_or_config_error(
-            f"keras.applications.{app.constructor}",
-            name,
-            lambda: _build_application(app, w_arg, image.shape),
-            hint,
-        )
-        pred = KerasPredictor(keras_model)
         if w_arg is not None and w_arg != "imagenet":
+            _check_application_weights(app, image.shape, w_arg, name)
             ship = Path(w_arg)
-        else:
+        else:  # weights made (random) or downloaded here, then shipped: all workers alike
+            hint = (
+                " The ImageNet weights are downloaded on first use; without network, pass "
+                "--weights FILE (the .h5 file from keras.applications) or --weights none."
+                if w_arg == "imagenet"
+                else ""
+            )
+            keras_model = _load_or_config_error(
+                f"keras.applications.{app.constructor}",
+                name,
+                lambda: _build_application(app, w_arg, image.shape),
+                hint,
+            )
             ship = stage_dir / f"{snake}.weights.h5"
             keras_model.save_weights(str(ship))
 
-    if kind is not ModelKind.APPLICATION:
+    if pred is not None:
         image = (
             _image_spec(cfg, shape, scale, name)
             if not pred.takes_bytes
@@ -687,14 +771,15 @@ def resolve_model(
         signature=cfg.signature,
         application=application,
         safe_mode=cfg.safe_mode,
-        takes_bytes=pred.takes_bytes,
+        takes_bytes=pred is not None and pred.takes_bytes,
         bytes_batched=bool(getattr(pred, "bytes_batched", False)),
     )
-    n = _probe(pred, spec)
+    # an application answers its 1000 ImageNet classes by construction: no probe run
+    n = _probe(pred, spec) if pred is not None else len(labels or ())
     if cfg.labels:
         labels, labels_where = read_labels(cfg.labels), f"label file {cfg.labels}"
     if labels is None:
         labels = tuple(str(i) for i in range(n))
     else:
         labels = _check_labels(labels, n, name, labels_where)
-    return replace(spec, num_classes=n, labels=labels), pred
+    return replace(spec, num_classes=n, labels=labels)

@@ -326,7 +326,7 @@ def prepare(
     Raises:
         ConfigError: bad model, tensor names, labels, input or options.
     """
-    spec, _ = resolve_model(model, cfg, _stage_dir())
+    spec = resolve_model(model, cfg, _stage_dir())
     inp = load_input(spark, source, cfg)
     ship_model(spark, spec)
     plan = TaskPlan(
