@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import tempfile
@@ -103,22 +104,34 @@ def reach(history: list[tuple[int, float, float]], target: float) -> tuple[int, 
     return None
 
 
-def table(workdir: Path, seeds: list[int]) -> str:
-    """The Markdown table of every seed's two arms."""
+def _spent(r: tuple[int, float] | None, a: dict) -> str:
+    if r is None:
+        return "not reached"
+    return (
+        f"{r[0]} epochs = {r[0] / a['epochs']:.2f} of A "
+        f"({r[1]:.0f} s = {r[1] / a['compute_s']:.2f} of A)"
+    )
+
+
+def table(workdir: Path, seeds: list[int], val_images: int) -> str:
+    """The Markdown table of every seed's two arms.
+
+    Besides the issue's measure (B's compute until a completed trial first reached A's best
+    validation accuracy), the last column gives B's compute until it came within one standard
+    error of A's best, sqrt(p(1 - p) / val_images): closer than that, the validation images
+    cannot tell two accuracies apart.
+    """
     rows = []
     for seed in seeds:
         a = analyze(workdir / f"random-{seed}.db")
         b = analyze(workdir / f"tpe+asha-{seed}.db")
-        r = reach(b["history"], a["best_val_accuracy"])
+        p = a["best_val_accuracy"]
+        se = math.sqrt(p * (1 - p) / val_images)
         for name, arm in (("A: random, full training", a), ("B: TPE + ASHA", b)):
-            got = ""
+            got = near = ""
             if arm is b:
-                got = (
-                    "not reached"
-                    if r is None
-                    else f"{r[0]} epochs = {r[0] / a['epochs']:.2f} of A "
-                    f"({r[1]:.0f} s = {r[1] / a['compute_s']:.2f} of A)"
-                )
+                got = _spent(reach(b["history"], p), a)
+                near = _spent(reach(b["history"], p - se), a) + f" (1 SE = {se:.4f})"
             rows.append(
                 [
                     name,
@@ -129,6 +142,7 @@ def table(workdir: Path, seeds: list[int]) -> str:
                     f"{arm['test_error']:.4f}",
                     ", ".join(f"{v} {k.lower()}" for k, v in sorted(arm["counts"].items())),
                     got,
+                    near,
                 ]
             )
     return markdown_table(
@@ -141,6 +155,7 @@ def table(workdir: Path, seeds: list[int]) -> str:
             "its test error",
             "trials",
             "B: spent to reach A's best",
+            "B: spent to come within 1 SE of it",
         ],
         rows,
     )
@@ -202,7 +217,7 @@ def main() -> None:
         f"(the last {args.val_fraction:.0%} held out for validation), test {args.test_subset}; "
         f"max {args.epochs} epochs"
     )
-    print(table(workdir, args.seeds))
+    print(table(workdir, args.seeds, round(args.train_subset * args.val_fraction)))
 
 
 if __name__ == "__main__":

@@ -261,6 +261,10 @@ def test_application_weights_file_is_checked_on_the_driver(
     ):
         resolve_model("mobilenet_v2", replace(cfg, weights=str(wrong)), tmp_path)
 
+    with pytest.raises(ConfigError, match=r"cannot load mobilenet_v2 as .*MobileNetV2.*32"):
+        resolve_model(
+            "mobilenet_v2", PredictConfig(weights=str(right), input_size=(16, 16)), tmp_path
+        )
     spec = resolve_model("mobilenet_v2", replace(cfg, weights=str(right)), tmp_path)
     assert spec.num_classes == 1000 and len(spec.labels) == 1000 and spec.path == str(right)
     (cached,) = (tmp_path / "cache" / "sparktf" / "applications").glob("MobileNetV2-64x64x3-*")

@@ -371,7 +371,9 @@ def _h5_weight_shapes(path: str) -> list[list[int]]:
     return sorted(shapes)
 
 
-def _application_weight_shapes(app: Application, shape: tuple[int, int, int]) -> list[list[int]]:
+def _application_weight_shapes(
+    app: Application, shape: tuple[int, int, int], source: str
+) -> list[list[int]]:
     """The sorted shapes of the weights of ``app`` built for ``shape`` (cached on disk per
     Keras version: building a large application takes seconds of driver time per call)."""
     import keras
@@ -385,7 +387,12 @@ def _application_weight_shapes(app: Application, shape: tuple[int, int, int]) ->
             return data
     except (OSError, ValueError):
         pass
-    shapes = sorted(list(w.shape) for w in _build_application(app, None, shape).weights)
+    model = _load_or_config_error(
+        f"keras.applications.{app.constructor}",
+        source,
+        lambda: _build_application(app, None, shape),
+    )
+    shapes = sorted(list(w.shape) for w in model.weights)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")
@@ -411,7 +418,7 @@ def _check_application_weights(
             f"--weights {weights}: not a readable HDF5 weights file ({text[:300]}); expected "
             f"the .h5 weights of {app.constructor} from keras.applications or model.save_weights"
         ) from exc
-    if got == _application_weight_shapes(app, shape):
+    if got == _application_weight_shapes(app, shape, source):
         return
     import warnings
 
