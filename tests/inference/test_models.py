@@ -4,6 +4,7 @@ any Spark job starts."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,30 @@ def test_application_weights_file_is_checked_on_the_driver(
     cached.write_text("{broken")  # a damaged cache is rebuilt, not trusted
     assert resolve_model("mobilenet_v2", replace(cfg, weights=str(right)), tmp_path) == spec
     assert json.loads(cached.read_text()) == shapes
+
+
+def test_workers_unpacking_one_saved_model_at_once_all_get_a_whole_copy(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sparktf.inference.models import extract_model_zip, sha256_file, zip_directory
+
+    src = tmp_path / "sm"
+    for i in range(20):  # nested directories: where zipfile's makedirs raced
+        (src / "variables" / f"d{i}").mkdir(parents=True)
+        (src / "variables" / f"d{i}" / "w.bin").write_bytes(os.urandom(1000))
+    (src / "saved_model.pb").write_bytes(os.urandom(100))
+    zipped = zip_directory(src, tmp_path / "sm.zip")
+    sha = sha256_file(zipped)
+    with ThreadPoolExecutor(8) as pool:
+        dirs = list(pool.map(lambda _: extract_model_zip(str(zipped), sha), range(8)))
+    for d in set(dirs):
+        assert (Path(d) / ".complete").is_file()
+        for i in range(20):
+            rel = Path("variables") / f"d{i}" / "w.bin"
+            assert (Path(d) / rel).read_bytes() == (src / rel).read_bytes()
+    import tempfile
+
+    # the race's winner is the machine's copy from then on
+    assert extract_model_zip(str(zipped), sha) == str(
+        Path(tempfile.gettempdir()) / "sparktf-models" / sha
+    )

@@ -439,15 +439,28 @@ def _check_application_weights(
         )
 
 
-def _extract(path: str, sha256: str) -> str:
+def extract_model_zip(path: str, sha256: str) -> str:
+    """Unpack a shipped SavedModel zip once per machine, safe against the other Python workers
+    doing the same at the same moment: each unpacks into its own directory and renames it into
+    place; the loser of that race uses the winner's copy."""
+    import shutil
     import tempfile
 
-    target = Path(tempfile.gettempdir()) / "sparktf-models" / sha256
-    if not (target / ".complete").is_file():
-        target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(path) as zf:
-            zf.extractall(target)
-        (target / ".complete").write_text("")
+    base = Path(tempfile.gettempdir()) / "sparktf-models"
+    target = base / sha256
+    if (target / ".complete").is_file():
+        return str(target)
+    base.mkdir(parents=True, exist_ok=True)
+    mine = Path(tempfile.mkdtemp(prefix=f"{sha256[:16]}-", dir=base))
+    with zipfile.ZipFile(path) as zf:
+        zf.extractall(mine)
+    (mine / ".complete").write_text("")
+    try:
+        mine.rename(target)
+    except OSError:  # another worker got there first (or left a broken copy: keep ours)
+        if not (target / ".complete").is_file():
+            return str(mine)
+        shutil.rmtree(mine, ignore_errors=True)
     return str(target)
 
 
@@ -487,7 +500,7 @@ def load_predictor(spec: ModelSpec, path: str | None) -> Predictor:
         assert path is not None and spec.input_tensor and spec.output_tensor
         return _load_graph_def(path, spec.input_tensor, spec.output_tensor)
     assert path is not None and spec.sha256 is not None
-    directory = _extract(path, spec.sha256) if zipfile.is_zipfile(path) else path
+    directory = extract_model_zip(path, spec.sha256) if zipfile.is_zipfile(path) else path
     return _load_saved_model(directory, spec.signature, spec.input_tensor, spec.output_tensor)
 
 
