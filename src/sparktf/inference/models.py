@@ -355,6 +355,18 @@ def _build_application(app: Application, weights: str | None, shape: tuple[int, 
     return ctor(**kwargs)
 
 
+def _build_or_config_error(
+    app: Application, weights: str | None, shape: tuple[int, int, int], source: str, hint: str = ""
+) -> Any:
+    """:func:`_build_application`, a failure becoming a :class:`ConfigError` that names it."""
+    what = f"keras.applications.{app.constructor}"
+    if weights not in (None, "imagenet"):
+        what += f" with weights {weights}"
+    return _load_or_config_error(
+        what, source, lambda: _build_application(app, weights, shape), hint
+    )
+
+
 def _h5_weight_shapes(path: str) -> list[list[int]]:
     """The shapes of every tensor in an HDF5 weights file, sorted (Keras 3 ``.weights.h5`` and
     the legacy ``.h5`` files that ``keras.applications`` downloads alike)."""
@@ -387,11 +399,7 @@ def _application_weight_shapes(
             return data
     except (OSError, ValueError):
         pass
-    model = _load_or_config_error(
-        f"keras.applications.{app.constructor}",
-        source,
-        lambda: _build_application(app, None, shape),
-    )
+    model = _build_or_config_error(app, None, shape, source)
     shapes = sorted(list(w.shape) for w in model.weights)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -425,12 +433,7 @@ def _check_application_weights(
     hint = f" Is it a weights file of {app.constructor} at input size {shape[0]}x{shape[1]}?"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _load_or_config_error(
-            f"keras.applications.{app.constructor} with weights {weights}",
-            source,
-            lambda: _build_application(app, weights, shape),
-            hint,
-        )
+        _build_or_config_error(app, weights, shape, source, hint)
     skipped = [str(w.message) for w in caught if "freshly-initialized" in str(w.message)]
     if skipped:  # Keras loaded only part of the file
         raise ConfigError(
@@ -761,12 +764,7 @@ def resolve_model(model: str | Path, cfg: PredictConfig, stage_dir: Path) -> Mod
                 if w_arg == "imagenet"
                 else ""
             )
-            keras_model = _load_or_config_error(
-                f"keras.applications.{app.constructor}",
-                name,
-                lambda: _build_application(app, w_arg, image.shape),
-                hint,
-            )
+            keras_model = _build_or_config_error(app, w_arg, image.shape, name, hint)
             ship = stage_dir / f"{snake}.weights.h5"
             keras_model.save_weights(str(ship))
 
