@@ -96,6 +96,25 @@ def analyze(db: Path) -> dict:
     }
 
 
+def first_rungs(db: Path, rungs: tuple[int, ...] = (1, 3)) -> str:
+    """Where A's best trial ranked among A's trials at ASHA's first rungs.
+
+    ASHA (reduction factor 3) promotes about the top third at each rung: a best trial that
+    ranked lower there is one ASHA would have stopped (short-horizon bias).
+    """
+    import optuna
+
+    study = optuna.load_study(study_name="sparktf", storage=f"sqlite:///{db}")
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    best = max(done, key=lambda t: t.user_attrs["metrics"]["val_accuracy"])
+    parts = []
+    for r in rungs:
+        at = [t.intermediate_values.get(r, float("-inf")) for t in done]
+        rank = 1 + sum(v > best.intermediate_values.get(r, float("-inf")) for v in at)
+        parts.append(f"{rank} of {len(done)} after {r} epoch{'s' if r > 1 else ''}")
+    return "A's best trial ranked " + ", ".join(parts)
+
+
 def reach(history: list[tuple[int, float, float]], target: float) -> tuple[int, float] | None:
     """Epochs and compute spent when the best-so-far first reached ``target``."""
     for epochs, compute, best in history:
@@ -218,6 +237,8 @@ def main() -> None:
         f"max {args.epochs} epochs"
     )
     print(table(workdir, args.seeds, round(args.train_subset * args.val_fraction)))
+    for seed in args.seeds:
+        print(f"seed {seed}: {first_rungs(workdir / f'random-{seed}.db')}")
 
 
 if __name__ == "__main__":
