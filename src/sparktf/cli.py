@@ -8,6 +8,7 @@ nothing heavy: Spark and TensorFlow are imported only when a command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -52,9 +53,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
+        stop_spark()
         console.print("[bold yellow]interrupted[/]")
         return 130
     return code
+
+
+def stop_spark(timeout: float = 30.0) -> None:
+    """Stop this process's SparkContext, if one runs, waiting at most ``timeout`` seconds.
+
+    After Ctrl-C the cancelled tasks' Python workers are still alive; left alone, each one
+    prints a ``BrokenPipeError`` traceback through the JVM when it next writes to its closed
+    socket, after the command's own last line. Stopping the context shuts the worker daemon
+    down, which ends its workers without a word. A second Ctrl-C skips the wait.
+    """
+    if "pyspark" not in sys.modules:
+        return
+    import threading
+
+    from pyspark import SparkContext
+
+    sc = SparkContext._active_spark_context
+    if sc is None:
+        return
+
+    def stop() -> None:
+        with contextlib.suppress(Exception):  # the process is exiting: nothing left to save
+            sc.stop()
+
+    worker = threading.Thread(target=stop, name="sparktf-stop", daemon=True)
+    worker.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.join(timeout)
 
 
 if __name__ == "__main__":
