@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
-import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,6 @@ DIVERGES_LOG10 = math.log10(0.05)
 class Design:
     name: str
     trials_random: int = 20
-    trials_asha: int = 1000  # B stops at a third of A's epochs (see replay)
     lr_low: float = 1e-5
     lr_high: float = 1e-1
     min_epochs: int = 1
@@ -58,29 +56,18 @@ class Landscape:
     """Mean learning curves per neurons value, fitted to measured curves, plus measured noise."""
 
     def __init__(self, run_dir: Path) -> None:
+        import optuna
+
         self.curves: dict[int, list[tuple[float, np.ndarray]]] = {n: [] for n in NEURONS}
         epochs = 0
         for db in sorted(run_dir.glob("random-*.db")):
-            con = sqlite3.connect(db)
-            for (tid,) in con.execute("select trial_id from trials"):
-                params = dict(
-                    con.execute(
-                        "select param_name, param_value from trial_params where trial_id=?", (tid,)
-                    )
-                )
-                curve = [
-                    v
-                    for _, v in con.execute(
-                        "select step, intermediate_value from trial_intermediate_values "
-                        "where trial_id=? order by step",
-                        (tid,),
-                    )
-                ]
+            study = optuna.load_study(study_name="sparktf", storage=f"sqlite:///{db}")
+            for t in study.trials:
+                curve = np.array([v for _, v in sorted(t.intermediate_values.items())])
                 epochs = max(epochs, len(curve))
-                self.curves[NEURONS[int(params["neurons"])]].append(
-                    (math.log10(params["learning_rate"]), np.array(curve))
+                self.curves[t.params["neurons"]].append(
+                    (math.log10(t.params["learning_rate"]), curve)
                 )
-            con.close()
         for n in NEURONS:
             self.curves[n] = [(x, y) for x, y in self.curves[n] if len(y) == epochs]
         if not all(self.curves.values()):
@@ -154,7 +141,8 @@ def run_arm(
     )
     rng = np.random.default_rng([seed, random_arm])
     objective = (lambda c: float(c.max())) if d.best_epoch else (lambda c: float(c[-1]))
-    n_trials = d.trials_random if random_arm else d.trials_asha
+    # B has no trial count: it stops at its epoch budget (see replay)
+    n_trials = d.trials_random if random_arm else math.inf
     running: dict[int, tuple[optuna.Trial, np.ndarray, int]] = {}
     events: list[tuple[int, int]] = []
     asked = spent = 0
