@@ -3,6 +3,11 @@
 Each subcommand lives in ``sparktf.commands.<name>`` and provides ``register(subparsers)``, which
 adds its parser and sets ``func`` to a function ``(args) -> exit code``. Registration imports
 nothing heavy: Spark and TensorFlow are imported only when a command runs.
+
+Every parser (top level and each subcommand) accepts the output flags ``--verbose`` (other
+libraries' logs too) and ``--quiet`` (only the result and errors), so that both
+``sparktf --verbose predict ...`` and ``sparktf predict --verbose ...`` work; see
+:mod:`sparktf.console` for what they change.
 """
 
 from __future__ import annotations
@@ -11,17 +16,59 @@ import argparse
 import contextlib
 import importlib
 import sys
+from argparse import SUPPRESS
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from sparktf import __version__
 from sparktf.errors import SparkTFError
 
 COMMANDS = ("cluster", "data", "demo", "predict", "report", "tune")
 
+# (flag, dest, help) of the output flags every parser accepts
+OUTPUT_FLAGS = (
+    (
+        "--verbose",
+        "output_verbose",
+        "also show other libraries' logs and warnings (TensorFlow, Spark, Optuna, Python)",
+    ),
+    ("--quiet", "output_quiet", "print only the result and errors"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that remembers every parser of the tree (subcommands create theirs
+    with the class of their parent), so that the output flags can be added to each."""
+
+    created: ClassVar[list[argparse.ArgumentParser]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _Parser.created.append(self)
+
+
+def add_output_flags(parser: argparse.ArgumentParser) -> None:
+    """Add ``--verbose`` and ``--quiet`` to ``parser``, except a flag it already has (the
+    parser's own then counts). Their values are only set when given, so that a subcommand's
+    parser never resets a flag given before the subcommand's name."""
+    group = parser.add_argument_group("console output")
+    for flag, dest, text in OUTPUT_FLAGS:
+        with contextlib.suppress(argparse.ArgumentError):  # the parser's own flag wins
+            group.add_argument(flag, dest=dest, action="store_true", default=SUPPRESS, help=text)
+
+
+def output_level(args: argparse.Namespace) -> tuple[bool, bool]:
+    """``(verbose, quiet)`` from parsed arguments: the output flags, wherever given, or a
+    subcommand's own flag of the same name."""
+    verbose = bool(getattr(args, "output_verbose", False) or getattr(args, "verbose", False))
+    quiet = bool(getattr(args, "output_quiet", False) or getattr(args, "quiet", False))
+    return verbose, quiet
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    _Parser.created = []
+    parser = _Parser(
         prog="sparktf",
         description=(
             "Apache Spark + TensorFlow: distributed hyperparameter tuning of Keras models "
@@ -33,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"sparktf.commands.{name}").register(sub)
+    for each in _Parser.created:
+        add_output_flags(each)
+    _Parser.created = []
     return parser
 
 
@@ -40,21 +90,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sparktf`` console script; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbose, quiet = output_level(args)
+    if verbose and quiet:
+        parser.error("--verbose and --quiet exclude each other; give one of them")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    from rich.text import Text
+    from sparktf.console import configure_output, divert_native_stderr, print_always, print_error
 
-    from sparktf.console import console
-
+    configure_output(verbose=verbose, quiet=quiet)
+    if not verbose:
+        divert_native_stderr()
     try:
         code: int = args.func(args)
     except SparkTFError as exc:
-        console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+        print_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         stop_spark()
-        console.print("[bold yellow]interrupted[/]")
+        print_always("[bold yellow]interrupted[/]")
         return 130
     return code
 

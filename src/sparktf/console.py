@@ -1,6 +1,31 @@
-"""The terminal: one rich Console on stderr, and a progress-bar factory used by every command."""
+"""The terminal: one rich Console on stderr, the output level, and the progress display.
+
+Output belongs to sparktf. By default other libraries' logs (TensorFlow and absl, Spark and
+log4j, Optuna, Python warnings) are silenced, in the driver and in the Python workers;
+``--verbose`` shows them, ``--quiet`` leaves only the result (stdout) and errors. The CLI sets
+the level once with :func:`configure_output`; commands and the tuning code ask
+:func:`is_quiet` and :func:`is_verbose`.
+
+Progress is a live bar on a terminal, and a plain line every few seconds (and at the end)
+when stderr is a file or a pipe.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -8,16 +33,211 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 console = Console(stderr=True, highlight=False)
 
+# Set in the executors' environment under --verbose: their Python workers then leave other
+# libraries' logs alone (see ``silence_libraries``).
+VERBOSE_ENV = "SPARKTF_VERBOSE"
+
+# Environment that quiets other libraries in a process started after it is set (the
+# executors' Python workers get it through ``spark.executorEnv.*``).
+QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "2",  # TensorFlow's C++ INFO and WARNING lines
+    "GRPC_VERBOSITY": "ERROR",
+    "PYTHONWARNINGS": "ignore",
+}
+# Python loggers of other libraries shown only from ERROR on.
+QUIET_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "py4j", "matplotlib", "PIL")
+
+PLAIN_INTERVAL = 5.0  # seconds between two plain progress lines, at most
+PLAIN_HEARTBEAT = 30.0  # a plain line at least this often while a display runs
+
+
+class _Level:
+    verbose = False
+    quiet = False
+
+
+_level = _Level()
+_diverted: int | None = None  # the file that receives file descriptor 2 (divert_native_stderr)
+
+
+def configure_output(verbose: bool = False, quiet: bool = False) -> None:
+    """Set the output level of this process (the CLI does it once, from its flags).
+
+    Args:
+        verbose: show other libraries' logs and warnings too (nothing is silenced).
+        quiet: print only the result (stdout) and errors: no progress, no notes.
+
+    Raises:
+        ValueError: both ``verbose`` and ``quiet``.
+    """
+    if verbose and quiet:
+        raise ValueError("verbose and quiet output exclude each other")
+    _level.verbose, _level.quiet = verbose, quiet
+    console.quiet = quiet
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    else:
+        os.environ.pop(VERBOSE_ENV, None)
+        silence_libraries(worker=False)
+
+
+def is_verbose() -> bool:
+    """True under ``--verbose``: other libraries' logs are shown."""
+    return _level.verbose
+
+
+def is_quiet() -> bool:
+    """True under ``--quiet``: only the result and errors are printed."""
+    return _level.quiet
+
+
+def executor_env(quiet: bool) -> dict[str, str]:
+    """Environment for the executors' Python workers (the session puts it in
+    ``spark.executorEnv.*``): ``QUIET_ENV`` when ``quiet``, else ``$SPARKTF_VERBOSE``."""
+    return dict(QUIET_ENV) if quiet else {VERBOSE_ENV: "1"}
+
+
+def silence_libraries(worker: bool = True) -> None:
+    """Silence other libraries' logs in this process: TensorFlow's C++ logging (for a
+    TensorFlow imported later), Python warnings, the Python loggers of TensorFlow, absl,
+    Keras and Py4J, and Optuna's INFO lines. Idempotent.
+
+    Args:
+        worker: this is an executor's Python worker; it then does nothing under ``--verbose``
+            (``$SPARKTF_VERBOSE`` set by the driver).
+    """
+    if worker and os.environ.get(VERBOSE_ENV):
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_ENV["TF_CPP_MIN_LOG_LEVEL"])
+    warnings.simplefilter("ignore")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    after_import("optuna", _quiet_optuna)
+
+
+def _quiet_optuna(optuna: ModuleType) -> None:
+    if not _level.verbose:  # the level may have changed since the hook was set
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+class _AfterImport(MetaPathFinder):
+    """Finds nothing itself: hooks ``then`` onto the loading of one module."""
+
+    def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        loader = spec.loader if spec is not None else None
+        if loader is None:
+            return spec
+        load = loader.exec_module
+        then = self.then
+
+        def exec_module(module: ModuleType) -> None:
+            load(module)
+            then(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def after_import(name: str, then: Callable[[ModuleType], None]) -> None:
+    """Call ``then(module)`` now if the module ``name`` is imported, else right after its first
+    import (so that an expensive library is configured without importing it early)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        then(module)
+        return
+    if not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, then))
+
+
+def divert_native_stderr() -> bool:
+    """Send what other code writes to file descriptor 2 into a hidden file, while Python's
+    ``sys.stderr`` (sparktf's console, a real traceback) keeps the terminal.
+
+    File descriptor 2 is where TensorFlow's C++ logging, the Spark JVM started later (log4j,
+    the JVM's own warnings, Java stack traces) and, in local mode, the Python workers (whose
+    stderr the JVM forwards) write. The file is unlinked at once: nothing is left behind;
+    :func:`native_stderr_tail` reads it back (a Spark that fails to start). Does nothing when
+    ``sys.stderr`` is not file descriptor 2 (a test harness captures it) or when already done.
+
+    Returns:
+        True when file descriptor 2 is now diverted.
+    """
+    global _diverted
+    if _diverted is not None:
+        return True
+    try:
+        if sys.stderr is None or sys.stderr.fileno() != 2:
+            return False
+        sys.stderr.flush()
+        terminal = os.dup(2)
+        sink, path = tempfile.mkstemp(prefix="sparktf-stderr-", suffix=".log")
+    except (AttributeError, OSError, ValueError):
+        return False
+    os.unlink(path)
+    sys.stderr = open(  # noqa: SIM115 (lives as long as the process)
+        terminal,
+        "w",
+        buffering=1,
+        encoding=sys.stderr.encoding,
+        errors="backslashreplace",
+    )
+    os.dup2(sink, 2)
+    _diverted = sink
+    return True
+
+
+def native_stderr_tail(lines: int = 20) -> str:
+    """The last ``lines`` lines written to the diverted file descriptor 2 (empty if none)."""
+    if _diverted is None:
+        return ""
+    try:
+        size = os.fstat(_diverted).st_size
+        data = os.pread(_diverted, 16384, max(0, size - 16384))
+    except OSError:
+        return ""
+    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
+def print_always(message: str | Text) -> None:
+    """Print ``message`` on stderr even under ``--quiet`` (errors, an interruption)."""
+    quiet, console.quiet = console.quiet, False
+    try:
+        console.print(message, soft_wrap=True)
+    finally:
+        console.quiet = quiet
+
+
+def print_error(message: str) -> None:
+    """Print ``error: message`` on stderr, also under ``--quiet``."""
+    print_always(Text.assemble(("error: ", "bold red"), message))
+
 
 def progress(transient: bool = False) -> Progress:
-    """A progress display: description, bar, done/total, elapsed and remaining time."""
+    """A progress display: description, bar, done/total, elapsed and remaining time, and a
+    ``status`` field. A live bar on a terminal; plain lines every few seconds otherwise;
+    nothing under ``--quiet``."""
+    if _level.quiet:
+        return Progress(console=console, disable=True)
+    if not console.is_terminal:
+        return PlainProgress(console=console)
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -29,3 +249,77 @@ def progress(transient: bool = False) -> Progress:
         console=console,
         transient=transient,
     )
+
+
+def _clock(seconds: float | None) -> str:
+    s = int(seconds or 0)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def plain_line(task: Task) -> str:
+    """One task of a progress display as a line of text."""
+    done = f"{task.completed:g}" + (f"/{task.total:g}" if task.total is not None else "")
+    parts = [f"{task.description}: {done}", f"{_clock(task.elapsed)} elapsed"]
+    if task.total and not task.finished and task.time_remaining is not None:
+        parts.append(f"{_clock(task.time_remaining)} left")
+    status = str(task.fields.get("status") or "").strip()
+    return ", ".join(parts) + (f"; {status}" if status else "")
+
+
+class PlainProgress(Progress):
+    """A progress display for logs and pipes: its tasks as plain lines, one when they have
+    changed (at most every ``interval`` seconds), one at least every ``heartbeat`` seconds,
+    and one at the end."""
+
+    def __init__(
+        self,
+        console: Console,
+        interval: float = PLAIN_INTERVAL,
+        heartbeat: float = PLAIN_HEARTBEAT,
+    ) -> None:
+        super().__init__(console=console, disable=True)
+        self.interval = interval
+        self.heartbeat = heartbeat
+        self._shown: dict[Any, str] = {}
+        self._last = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sparktf-progress", daemon=True)
+
+    def _state(self, task: Task) -> str:
+        return f"{task.description} {task.completed} {task.total} {task.fields.get('status')}"
+
+    def _emit(self) -> None:
+        with self._lock:
+            tasks = [t for t in self.tasks if t.visible]
+        now = time.monotonic()
+        due = now - self._last >= self.heartbeat
+        for task in tasks:
+            if not due and self._shown.get(task.id) == self._state(task):
+                continue
+            self._shown[task.id] = self._state(task)
+            self._last = now
+            self.console.print(plain_line(task), markup=False, highlight=False, soft_wrap=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._emit()
+
+    def start(self) -> None:
+        """Start printing lines."""
+        self._last = time.monotonic()
+        if not self._thread.is_alive() and not self._stop.is_set():
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop, after a last line for each task whose state was not printed yet."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        with self._lock:
+            tasks = [t for t in self.tasks if t.visible]
+        for task in tasks:
+            if self._shown.get(task.id) != self._state(task):
+                self._shown[task.id] = self._state(task)
+                self.console.print(plain_line(task), markup=False, highlight=False, soft_wrap=True)

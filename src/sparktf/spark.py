@@ -164,7 +164,7 @@ def session(
     master: str | None = None,
     app_name: str = "sparktf",
     conf: Mapping[str, Any] | None = None,
-    quiet: bool = True,
+    quiet: bool | None = None,
 ) -> SparkSession:
     """Start (or reuse) a SparkSession.
 
@@ -172,7 +172,9 @@ def session(
         master: Spark master URL; ``None`` means ``$SPARK_MASTER`` or ``local[*]``.
         app_name: the application name shown in Spark's UI.
         conf: extra Spark configuration; it wins over sparktf's defaults.
-        quiet: hide Spark's INFO/WARN logs and its console progress bar.
+        quiet: hide Spark's INFO/WARN logs, and silence
+            TensorFlow, Optuna and Python warnings in the executors' Python workers
+            (default: unless ``--verbose``, :func:`sparktf.console.is_verbose`).
 
     Returns:
         A running SparkSession.
@@ -182,6 +184,10 @@ def session(
         JavaNotFoundError: no usable Java runtime.
         SparkSetupError: Spark failed to start (the message carries Spark's reason).
     """
+    from sparktf.console import executor_env, is_verbose
+
+    if quiet is None:
+        quiet = not is_verbose()
     url = resolve_master(master)
     java = find_java()
     os.environ["JAVA_HOME"] = str(java.home)
@@ -212,7 +218,9 @@ def session(
         log_opt = f"-Dlog4j2.configurationFile=file:{_log4j_conf()}"
         settings["spark.driver.extraJavaOptions"] = log_opt
         settings["spark.executor.extraJavaOptions"] = log_opt
-        settings["spark.ui.showConsoleProgress"] = "false"
+    settings["spark.ui.showConsoleProgress"] = "false"  # sparktf shows its own progress
+    for var, value in executor_env(quiet).items():
+        settings[f"spark.executorEnv.{var}"] = value
     for key, value in (conf or {}).items():
         settings[key] = str(value).lower() if isinstance(value, bool) else str(value)
 
@@ -222,9 +230,13 @@ def session(
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # Spark raises Py4J/JVM errors of many kinds here
+        from sparktf.console import native_stderr_tail
+
+        said = native_stderr_tail()
         raise SparkSetupError(
             f"could not start Spark with master {url!r}: {str(exc).strip().splitlines()[0]}\n"
-            "Check that the master is reachable and that its Spark version matches pyspark's."
+            + (f"Spark said:\n{said}\n" if said else "")
+            + "Check that the master is reachable and that its Spark version matches pyspark's."
         ) from exc
     if quiet:
         spark.sparkContext.setLogLevel("ERROR")

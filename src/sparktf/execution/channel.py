@@ -3,7 +3,10 @@
 A small HTTP server on the driver, bound to the driver's address (reachable from executors on a
 real cluster, not only loopback). Each request carries the study's secret in a header; JSON
 only (network input is never unpickled); bodies are bounded. If the client cannot reach the
-server, it says so once and the trial keeps training without pruning.
+server, the trial keeps training without pruning, and the warning travels back with the
+trial's outcome (shown by the driver when the trial ends). Nothing is printed on the
+executor: a trial that the driver cancelled (``--timeout``, Ctrl-C) loses the channel as it
+stops, and no warning must claim otherwise.
 """
 
 from __future__ import annotations
@@ -169,6 +172,6 @@ class ChannelClient:
                 f"{self._address.url} ({reason}); pruning is off for this trial, it trains to "
                 "the end"
             )
-            log.warning(self.warning)
+            log.debug(self.warning)  # travels in the outcome; see the module's docstring
             return False
         return bool(answer.get("action") == "stop")
