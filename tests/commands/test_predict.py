@@ -209,3 +209,78 @@ def test_label_mismatch_and_wrong_tensor_exit_2(
     argv = ["predict", "--model", str(tmp_path / "g.pb"), "--input", str(images)]
     assert main(argv) == 2
     assert "--input-tensor" in capsys.readouterr().err
+
+
+def test_printed_rows_are_counted_in_the_summary(
+    spark: Any, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for i in range(3):
+        (tmp_path / f"ok{i}.png").write_bytes(encode(photo(28, 28, seed=i)[:, :, 0], "PNG"))
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("this is a text file, not a JPEG\n")
+    png = encode(photo(28, 28, seed=9), "PNG")
+    (tmp_path / "truncated.png").write_bytes(png[: len(png) // 2])
+    argv = ["predict", "--model", str(model), "--input", str(tmp_path), "--no-progress"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 7
+    rows, summary = lines[:6], lines[6]
+    assert sum("\terror: " in ln for ln in rows) == 3
+    assert summary.startswith(
+        "6 rows: 3 ok, 3 failed (corrupt_image 1, empty_file 1, not_an_image 1); "
+    ), summary
+    rate = float(summary.split(", ")[-1].split(" images/s")[0])
+    assert rate > 0 and summary.endswith("-> stdout")
+
+
+def test_missing_model_is_reported_before_spark_starts(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # an invalid master fails as soon as Spark is asked to start: the model's error must win
+    missing = tmp_path / "missing.keras"
+    argv = ["predict", "--model", str(missing), "--input", str(images), "--master", "nowhere"]
+    for extra in ([], ["--conf", "spark.ui.enabled=false"]):
+        assert main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"model '{missing}' not found: no file or directory {missing}" in err
+        assert "master" not in err
+
+
+def test_text_file_named_keras_is_not_a_valid_keras_file(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    fake = tmp_path / "model.keras"
+    fake.write_text("I am not a model\n")
+    argv = ["predict", "--model", str(fake), "--input", str(images), "--master", "nowhere"]
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{fake} is not a valid Keras file" in err
+    assert "expected a .keras zip archive with config.json inside" in err
+    assert "found a text file of 17 bytes starting 'I am not a model'" in err
+    assert "File not found" not in err
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        (
+            "{d}",
+            "input folder {d} holds no image files: looked (recursively) for names ending "
+            "in .jpg, .jpeg, .png",
+        ),
+        ("{d}/*.png", "input pattern '{d}/*.png' matches no file"),
+        ("{d}/**/*.png", "input pattern '{d}/**/*.png' matches no file"),
+    ],
+)
+def test_input_without_images_exits_2_before_spark_and_the_model(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture, pattern: str, message: str
+) -> None:
+    d = tmp_path / "inbox"
+    (d / "sub").mkdir(parents=True)
+    (d / "notes.txt").write_text("no images here\n")
+    (d / "sub" / ".hidden.png").write_bytes(encode(photo(28, 28)[:, :, 0], "PNG"))
+    source = pattern.format(d=d)
+    argv = ["predict", "--model", str(model), "--input", source, "--master", "nowhere"]
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message.format(d=d) in err

@@ -155,7 +155,7 @@ def test_missing_corrupt_and_unsafe_models_are_config_errors(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match=r"model 'nope.keras' not found"):
         resolve_model("nope.keras", cfg, stage)
     (tmp_path / "bad.keras").write_bytes(b"not a zip file")
-    with pytest.raises(ConfigError, match=r"cannot load .*bad.keras as a Keras model"):
+    with pytest.raises(ConfigError, match=r"bad.keras is not a valid Keras file: expected a"):
         resolve_model(tmp_path / "bad.keras", cfg, stage)
     (tmp_path / "m.bin").write_bytes(b"x")
     with pytest.raises(ConfigError, match="cannot tell what kind of model"):
@@ -301,3 +301,48 @@ def test_workers_unpacking_one_saved_model_at_once_all_get_a_whole_copy(tmp_path
     assert extract_model_zip(str(zipped), sha) == str(
         Path(tempfile.gettempdir()) / "sparktf-models" / sha
     )
+
+
+def test_files_that_are_not_what_their_suffix_says_are_named_as_such(tmp_path: Path) -> None:
+    import zipfile
+
+    cfg = PredictConfig()
+    (tmp_path / "weights.h5").write_text("epoch,loss\n1,0.5\n")
+    with pytest.raises(ConfigError) as info:
+        resolve_model(tmp_path / "weights.h5", cfg, tmp_path)
+    assert "weights.h5 is not a valid Keras file: expected an HDF5 file" in str(info.value)
+    assert "found a text file of 17 bytes starting 'epoch,loss" in str(info.value)
+    (tmp_path / "empty.keras").write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"empty.keras is not a valid .* found an empty file"):
+        resolve_model(tmp_path / "empty.keras", cfg, tmp_path)
+    with zipfile.ZipFile(tmp_path / "zipped.keras", "w") as zf:
+        zf.writestr("saved_model.pb", b"")
+    with pytest.raises(ConfigError, match=r"found a zip archive of 1 entries \(saved_model.pb\)"):
+        resolve_model(tmp_path / "zipped.keras", cfg, tmp_path)
+
+
+def test_each_kind_is_recognised_without_loading_anything(
+    tmp_path: Path, gray_model_path: Path
+) -> None:
+    from sparktf.inference.kinds import ModelKind, recognise
+
+    (tmp_path / "sm").mkdir()
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "run" / "best").mkdir(parents=True)
+    (tmp_path / "run" / "best" / "model.keras").write_bytes(b"")
+    (tmp_path / "g.pb").write_bytes(b"")
+    kinds = {
+        str(gray_model_path): ModelKind.KERAS,
+        str(tmp_path / "sm"): ModelKind.SAVED_MODEL,
+        str(tmp_path / "run"): ModelKind.RUN_DIR,
+        str(tmp_path / "run" / "best"): ModelKind.RUN_DIR,
+        str(tmp_path / "g.pb"): ModelKind.GRAPH_DEF,
+        "ResNet50": ModelKind.APPLICATION,
+    }
+    assert {name: recognise(name).kind for name in kinds} == kinds
+    with pytest.raises(ConfigError, match=r"is a directory but neither a SavedModel"):
+        recognise(str(tmp_path))
+    with pytest.raises(ConfigError) as info:
+        recognise(str(tmp_path / "nope.keras"))
+    assert f"no file or directory {tmp_path / 'nope.keras'}" in str(info.value)
+    assert "mobilenet_v2" not in str(info.value)  # a path: the application list is no help

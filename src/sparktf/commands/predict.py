@@ -189,26 +189,22 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the prediction job and print its summary line."""
+    """Run the prediction job and print its summary line; the output, the input and the
+    model are checked before Spark starts."""
     from sparktf.inference.predict import output_format, run_predict
 
     cfg = config_from_args(args)
     if args.out is not None:
         output_format(args.out)  # a bad suffix fails before Spark or TensorFlow start
-    spark = None
-    if args.conf:
-        from sparktf.spark import session
-
-        spark = session(args.master, app_name="sparktf-predict", conf=dict(args.conf))
     summary = run_predict(
         args.urls or args.input,
         args.model,
         args.out,
         cfg,
-        spark=spark,
         master=args.master,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        conf=dict(args.conf) if args.conf else None,
     )
     print(summary.line())
     return 0

@@ -6,9 +6,12 @@ column) and the payload: ``content`` (encoded image bytes, or raw pixels for IDX
 
 from __future__ import annotations
 
+import fnmatch
 import glob as globlib
 import gzip
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff")
+# a folder's files are kept by extension, all lower or all upper case (Spark's glob filter)
+_FOLDER_EXTENSIONS = frozenset({*IMAGE_EXTENSIONS, *(e.upper() for e in IMAGE_EXTENSIONS)})
 _ID_CANDIDATES = ("id", "path", "url", "key", "file", "filename", "name")
 _IMAGE_CANDIDATES = ("content", "image", "bytes", "data")
 
@@ -78,9 +83,74 @@ def _glob_magic(part: str) -> bool:
     return any(c in part for c in "*?[{")
 
 
-def _files_reader(spark: SparkSession, source: str) -> tuple[Any, str]:
-    """A ``binaryFile`` reader and the path to load for a directory, glob or file."""
-    reader = spark.read.format("binaryFile")
+@dataclass(frozen=True)
+class FileSource:
+    """Where Spark's ``binaryFile`` reads image files from.
+
+    Attributes:
+        path: the directory, file or glob given to ``load``.
+        glob_filter: ``pathGlobFilter`` (file names to keep), or ``None``.
+        recursive: ``recursiveFileLookup``.
+        description: for messages (``"input folder photos/"``).
+    """
+
+    path: str
+    glob_filter: str | None
+    recursive: bool
+    description: str
+
+
+def _extensions_text() -> str:
+    return ", ".join(f".{e}" for e in IMAGE_EXTENSIONS)
+
+
+def _folder_filter() -> str:
+    return f"*.{{{','.join(sorted(_FOLDER_EXTENSIONS))}}}"
+
+
+def _hidden(name: str) -> bool:
+    """Names Spark's file listing skips: ``.hidden``, ``_temporary`` (not ``_key=value``)."""
+    return name.startswith(".") or (name.startswith("_") and "=" not in name)
+
+
+def _first_match(base: Path, matches: Callable[[str], bool]) -> Path | None:
+    """The first file under ``base`` whose name ``matches``, walking the way Spark lists
+    (hidden names skipped), or ``None``."""
+    for root, dirs, names in os.walk(base):
+        dirs[:] = [d for d in dirs if not _hidden(d)]
+        for name in names:
+            if not _hidden(name) and matches(name):
+                return Path(root) / name
+    return None
+
+
+def _is_image_name(name: str) -> bool:
+    """What the folder filter keeps: an image extension, all lower or all upper case."""
+    _, dot, ext = name.rpartition(".")
+    return bool(dot) and ext in _FOLDER_EXTENSIONS
+
+
+def no_images_error(src: FileSource) -> ConfigError:
+    """The error for an input that lists no image file."""
+    if src.glob_filter == _folder_filter():
+        return ConfigError(
+            f"{src.description} holds no image files: looked (recursively) for names ending in "
+            f"{_extensions_text()}, upper or lower case; names starting with '.' or '_' are "
+            "skipped. Check the path, or give a glob such as 'images/**/*.png'"
+        )
+    return ConfigError(
+        f"{src.description} matches no file: check the pattern (a folder is searched for "
+        f"{_extensions_text()})"
+    )
+
+
+def file_source(source: str) -> FileSource:
+    """Where to read image files for a directory, glob or file; a local one is checked here,
+    without Spark (it exists, it holds or matches files).
+
+    Raises:
+        ConfigError: a missing path, an empty folder, a glob that matches nothing.
+    """
     local = not _has_scheme(source)
     if local and not _glob_magic(source):
         p = Path(source).expanduser()
@@ -89,34 +159,46 @@ def _files_reader(spark: SparkSession, source: str) -> tuple[Any, str]:
                 f"input {source} does not exist: expected an image directory, a glob such as "
                 "'images/**/*.png', a Parquet table, an IDX file or (with --urls) a URL list"
             )
-        if p.is_dir():
-            exts = ",".join(sorted({*IMAGE_EXTENSIONS, *(e.upper() for e in IMAGE_EXTENSIONS)}))
-            reader = reader.option("recursiveFileLookup", "true").option(
-                "pathGlobFilter", f"*.{{{exts}}}"
-            )
-        return reader, str(p.resolve())
+        if not p.is_dir():
+            return FileSource(str(p.resolve()), None, False, f"input file {source}")
+        src = FileSource(str(p.resolve()), _folder_filter(), True, f"input folder {source}")
+        if _first_match(p, _is_image_name) is None:
+            raise no_images_error(src)
+        return src
     parts = source.split("/")
     if "**" in parts:
-        i = parts.index("**")
-        base = "/".join(parts[:i]) or "."
-        pattern = "/".join(parts[i + 1 :])
-        if "/" in pattern or not pattern:
-            raise ConfigError(
-                f"input glob {source!r}: after '**/' only a file pattern is supported "
-                "(e.g. 'images/**/*.png')"
-            )
-        if local:
-            if not Path(base).expanduser().is_dir():
-                raise ConfigError(f"input glob {source!r}: directory {base} does not exist")
-            base = str(Path(base).expanduser().resolve())
-        reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", pattern)
-        return reader, base
+        return _recursive_glob(source, parts, local)
+    src = FileSource(source, None, False, f"input pattern {source!r}")
     if local:
-        if not globlib.glob(str(Path(source).expanduser())):
-            raise ConfigError(f"input glob {source!r} matches no file")
         head = Path(source).expanduser()
-        return reader, str(head if head.is_absolute() else Path.cwd() / head)
-    return reader, source
+        src = replace(src, path=str(head if head.is_absolute() else Path.cwd() / head))
+        if "{" not in source and not globlib.glob(str(head)):  # Python's glob has no {a,b}
+            raise no_images_error(src)
+    return src
+
+
+def _recursive_glob(source: str, parts: list[str], local: bool) -> FileSource:
+    """``base/**/pattern``: every file under ``base`` whose name matches ``pattern``."""
+    i = parts.index("**")
+    base = "/".join(parts[:i]) or "."
+    pattern = "/".join(parts[i + 1 :])
+    if "/" in pattern or not pattern:
+        raise ConfigError(
+            f"input glob {source!r}: after '**/' only a file pattern is supported "
+            "(e.g. 'images/**/*.png')"
+        )
+    src = FileSource(base, pattern, True, f"input pattern {source!r}")
+    if local:
+        if not Path(base).expanduser().is_dir():
+            raise ConfigError(f"input glob {source!r}: directory {base} does not exist")
+        src = replace(src, path=str(Path(base).expanduser().resolve()))
+        if (
+            "{" not in pattern
+            and _first_match(Path(src.path), lambda name: fnmatch.fnmatchcase(name, pattern))
+            is None
+        ):
+            raise no_images_error(src)
+    return src
 
 
 def _spark_error(source: str, exc: Exception) -> ConfigError:
@@ -125,16 +207,28 @@ def _spark_error(source: str, exc: Exception) -> ConfigError:
 
 
 def files_input(spark: SparkSession, source: str) -> ImageInput:
-    """Image files by directory (recursive, image extensions only), glob or single file."""
+    """Image files by directory (recursive, image extensions only), glob or single file.
+
+    Raises:
+        ConfigError: a missing path, or no file to read (before any model is shipped).
+    """
     from pyspark.sql import functions as F
 
-    reader, path = _files_reader(spark, source)
+    src = file_source(source)
+    reader = spark.read.format("binaryFile")
+    if src.recursive:
+        reader = reader.option("recursiveFileLookup", "true")
+    if src.glob_filter is not None:
+        reader = reader.option("pathGlobFilter", src.glob_filter)
     try:
-        df = reader.load(path)
+        df = reader.load(src.path)
     except Exception as exc:  # AnalysisException: path not found etc.
         raise _spark_error(source, exc) from exc
     out = df.select(F.col("path").alias("id"), F.col("content"))
-    empty = _empty_local_files(_input_files(df))
+    files = _input_files(df)
+    if not files:  # what the local check cannot see: remote file systems, {a,b} patterns
+        raise no_images_error(src)
+    empty = _empty_local_files(files)
     if empty:
         # Spark's file scan skips zero-byte files; they are inputs too and get their own row.
         extra = spark.createDataFrame([(p, b"") for p in empty], schema="id string, content binary")
@@ -163,7 +257,6 @@ def _input_files(df: DataFrame) -> list[str]:
 def _empty_local_files(files: list[str]) -> list[str]:
     """The zero-byte files among Spark's listing (local file system only), named the way
     ``binaryFile``'s ``path`` column names files (``file:/dir/name``)."""
-    import os
     from urllib.parse import unquote, urlsplit
 
     empty = []
@@ -180,12 +273,16 @@ def _empty_local_files(files: list[str]) -> list[str]:
     return empty
 
 
+def _check_url_list(source: str) -> None:
+    if not _has_scheme(source) and not Path(source).expanduser().is_file():
+        raise ConfigError(f"URL list {source} does not exist: expected a text file, one URL a line")
+
+
 def urls_input(spark: SparkSession, source: str) -> ImageInput:
     """A text file of URLs, one per line (blank lines and ``#`` comments skipped)."""
     from pyspark.sql import functions as F
 
-    if not _has_scheme(source) and not Path(source).expanduser().is_file():
-        raise ConfigError(f"URL list {source} does not exist: expected a text file, one URL a line")
+    _check_url_list(source)
     path = source if _has_scheme(source) else str(Path(source).expanduser().resolve())
     try:
         lines = spark.read.text(path)
@@ -282,6 +379,35 @@ def idx_input(spark: SparkSession, source: str) -> ImageInput:
     return ImageInput(df, Payload.PIXELS, f"IDX file {source}", tuple(images.shape[1:]))
 
 
+def _input_format(text: str, cfg: PredictConfig) -> str:
+    """``cfg.input_format``, or for ``auto`` the format the path's form says."""
+    if cfg.input_format != "auto":
+        return cfg.input_format
+    p = Path(text).expanduser()
+    if not _has_scheme(text) and not _glob_magic(text) and _is_parquet(p):
+        return "parquet"
+    if not _has_scheme(text) and p.is_file() and _is_idx(p):
+        return "idx"
+    return "parquet" if text.lower().rstrip("/").endswith(".parquet") else "files"
+
+
+def check_input(source: Any, cfg: PredictConfig) -> None:
+    """The checks of an input path that need no Spark: a missing local path, an empty local
+    folder, a local glob that matches nothing; run before the model is loaded or Spark starts.
+
+    Raises:
+        ConfigError: as above.
+    """
+    if not isinstance(source, (str, Path)):
+        return  # a DataFrame
+    text = str(source)
+    fmt = _input_format(text, cfg)
+    if fmt == "files":
+        file_source(text)
+    elif fmt == "urls":
+        _check_url_list(text)
+
+
 def load_input(spark: SparkSession, source: Any, cfg: PredictConfig) -> ImageInput:
     """Turn what the user gave into an :class:`ImageInput`.
 
@@ -292,22 +418,14 @@ def load_input(spark: SparkSession, source: Any, cfg: PredictConfig) -> ImageInp
         cfg: ``input_format`` and column choices.
 
     Raises:
-        ConfigError: missing input, unknown form, wrong columns.
+        ConfigError: missing or empty input, unknown form, wrong columns.
     """
     from pyspark.sql import DataFrame
 
     if isinstance(source, DataFrame):
         return dataframe_input(source, cfg, "the input DataFrame")
     text = str(source)
-    fmt = cfg.input_format
-    if fmt == "auto":
-        p = Path(text).expanduser()
-        if not _has_scheme(text) and not _glob_magic(text) and _is_parquet(p):
-            fmt = "parquet"
-        elif not _has_scheme(text) and p.is_file() and _is_idx(p):
-            fmt = "idx"
-        else:
-            fmt = "parquet" if text.lower().rstrip("/").endswith(".parquet") else "files"
+    fmt = _input_format(text, cfg)
     if fmt == "urls":
         return urls_input(spark, text)
     if fmt == "parquet":

@@ -21,8 +21,9 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ import numpy as np
 from sparktf.errors import ConfigError
 from sparktf.inference.config import PredictConfig
 from sparktf.inference.images import decode_image, from_pixels, open_checked, to_batch
-from sparktf.inference.inputs import ImageInput, Payload, load_input
+from sparktf.inference.inputs import Payload, check_input, load_input
 from sparktf.inference.models import ModelSpec, Predictor, load_predictor, resolve_model
 from sparktf.inference.reasons import Reason, RowError
 from sparktf.inference.urls import FetchConfig, fetch_all
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
+_REASON_CODES = frozenset(r.value for r in Reason)
 _TOP_K_TYPE = "array<struct<label:string,class_index:int,probability:float>>"
 
 
@@ -317,16 +319,25 @@ def _target_partitions(spark: SparkSession, df: DataFrame, cfg: PredictConfig) -
     return df
 
 
-def prepare(
-    source: Any, model: str | Path, cfg: PredictConfig, spark: SparkSession
-) -> tuple[DataFrame, ModelSpec, ImageInput]:
-    """Resolve the model (loading it once here), read the input, ship the model; return the
-    lazy prediction DataFrame with the model's spec and the input.
+def check(source: Any, model: str | Path, cfg: PredictConfig) -> ModelSpec:
+    """Everything checkable before Spark starts: the input path (exists, holds images) and
+    the model (exists, is of a known kind, loads, fits the settings); return its spec.
 
     Raises:
-        ConfigError: bad model, tensor names, labels, input or options.
+        ConfigError: a missing or empty input, a missing or unloadable model, a wrong tensor
+            name, a label count mismatch.
     """
-    spec = resolve_model(model, cfg, _stage_dir())
+    check_input(source, cfg)
+    return resolve_model(model, cfg, _stage_dir())
+
+
+def prepare(source: Any, spec: ModelSpec, cfg: PredictConfig, spark: SparkSession) -> DataFrame:
+    """Read the input (an empty one is refused), ship the model; return the lazy prediction
+    DataFrame.
+
+    Raises:
+        ConfigError: bad input or options.
+    """
     inp = load_input(spark, source, cfg)
     ship_model(spark, spec)
     plan = TaskPlan(
@@ -339,8 +350,17 @@ def prepare(
         fetch=cfg.fetch,
     )
     df = _target_partitions(spark, inp.df, cfg)
-    result = df.mapInArrow(partial(predict_partition, plan), output_schema(cfg.probabilities))
-    return result, spec, inp
+    return df.mapInArrow(partial(predict_partition, plan), output_schema(cfg.probabilities))
+
+
+def _session(
+    spark: SparkSession | None, master: str | None, conf: Mapping[str, str] | None
+) -> SparkSession:
+    if spark is not None:
+        return spark
+    from sparktf.spark import session
+
+    return session(master, app_name="sparktf-predict", conf=conf)
 
 
 def predict(
@@ -365,7 +385,8 @@ def predict(
         config: all settings; or give them as keyword ``options`` (see
             :class:`PredictConfig`; ``timeout``, ``retries``, ``max_bytes``,
             ``fetch_threads`` for URLs).
-        spark: the session to use (default: ``sparktf.spark.session(master)``).
+        spark: the session to use (default: ``sparktf.spark.session(master)``, started
+            after the model and the input are checked).
         master: Spark master URL when no session is given.
 
     Returns:
@@ -375,15 +396,11 @@ def predict(
 
     Raises:
         ConfigError: a missing or unloadable model, wrong tensor name, label count mismatch,
-            missing input or bad option — before any Spark job runs.
+            missing or empty input or bad option — before any Spark job runs.
     """
     cfg = (config if config is not None else PredictConfig()).with_options(**options)
-    if spark is None:
-        from sparktf.spark import session
-
-        spark = session(master, app_name="sparktf-predict")
-    df, _, _ = prepare(source, model, cfg, spark)
-    return df
+    spec = check(source, model, cfg)
+    return prepare(source, spec, cfg, _session(spark, master, None))
 
 
 @dataclass(frozen=True)
@@ -412,7 +429,8 @@ class PredictSummary:
     def line(self) -> str:
         """One summary line for the terminal."""
         nfail = sum(self.failed.values())
-        reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.failed.items(), key=lambda x: -x[1]))
+        by_count = sorted(self.failed.items(), key=lambda x: (-x[1], x[0]))
+        reasons = ", ".join(f"{k} {v}" for k, v in by_count)
         failed = f"{nfail} failed" + (f" ({reasons})" if reasons else "")
         return (
             f"{self.rows} rows: {self.ok} ok, {failed}; {self.seconds:.1f}s, "
@@ -494,31 +512,54 @@ def format_row(row: Any) -> str:
     return f"{row['id']}\t{top}"
 
 
-def write_predictions(
-    df: DataFrame,
-    out: str | None,
-    overwrite: bool = False,
-    progress: bool = True,
-    echo: Any = print,
-) -> PredictSummary:
-    """Run the prediction job and write its rows; count rows, ok and failures by reason.
+@dataclass
+class _Counts:
+    """Rows seen, rows with a prediction, failed rows by reason code."""
 
-    A local ``out`` becomes one file (``preds.parquet``, ``preds.csv`` or ``preds.json`` as JSON
-    Lines); any other URL (``hdfs://``, ``s3a://``) a Spark output directory. In CSV,
-    ``top_k`` and ``probabilities`` are JSON text. Without ``out``, each row is passed to
-    ``echo`` as one line of text (:func:`format_row`).
+    rows: int = 0
+    ok: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
 
-    Raises:
-        ConfigError: unknown suffix, or ``out`` exists and ``overwrite`` is false.
-    """
+    def add(self, error: str | None) -> None:
+        """Count one output row by its ``error`` column."""
+        self.rows += 1
+        if error is None:
+            self.ok += 1
+            return
+        code = error.split(":", 1)[0]
+        reason = code if code in _REASON_CODES else "other"
+        self.failed[reason] = self.failed.get(reason, 0) + 1
+
+
+@contextmanager
+def _job(spark: SparkSession, progress: bool) -> Iterator[None]:
+    """Run the enclosed Spark jobs in one job group, with a progress bar when asked."""
+    sc = spark.sparkContext
+    group = f"sparktf-predict-{uuid.uuid4().hex[:12]}"
+    sc.setJobGroup(group, "sparktf predict")
+    try:
+        with _TaskProgress(spark, group, progress):
+            yield
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
+
+
+def _print_rows(df: DataFrame, echo: Any) -> _Counts:
+    """Pass each row to ``echo`` as text, counting them as they go by."""
+    counts = _Counts()
+    for row in df.toLocalIterator():
+        echo(format_row(row))
+        counts.add(row["error"])
+    return counts
+
+
+def _write(df: DataFrame, out: str, fmt: str, target: Path | None, overwrite: bool) -> _Counts:
+    """Write the rows to ``out`` (one local file, or a Spark output directory elsewhere),
+    counting them with an observation of the same job."""
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    fmt = output_format(out) if out is not None else "text"
-    local = out is not None and _is_local_path(out)
-    target = Path(out).expanduser() if out is not None and local else None
-    if target is not None and target.exists() and not overwrite:
-        raise ConfigError(f"output {out} already exists: choose another name or pass --overwrite")
     metrics = [F.count(F.lit(1)).alias("rows"), F.count_if(F.col("error").isNull()).alias("ok")]
     for reason in Reason:
         metrics.append(
@@ -532,37 +573,59 @@ def write_predictions(
             for c in observed.columns
         ]
         observed = observed.select(*cols)
-    spark = df.sparkSession
-    sc = spark.sparkContext
-    group = f"sparktf-predict-{uuid.uuid4().hex[:12]}"
-    sc.setJobGroup(group, "sparktf predict")
-    t0 = time.perf_counter()
-    try:
-        with _TaskProgress(spark, group, progress):
-            if out is None:
-                for row in observed.toLocalIterator():
-                    echo(format_row(row))
-            elif target is None:
-                writer = observed.write.mode("overwrite" if overwrite else "errorifexists")
-                if fmt == "csv":  # RFC 4180 quoting: quotes doubled, not backslash-escaped
-                    writer = writer.option("header", "true").option("escape", '"')
-                if fmt == "json":
-                    writer = writer.option("ignoreNullFields", "false")
-                writer.format(fmt).save(out)
-            else:
-                _write_single_file(observed, fmt, target)
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
-    seconds = time.perf_counter() - t0
+    if target is None:
+        writer = observed.write.mode("overwrite" if overwrite else "errorifexists")
+        _writer_options(writer, fmt).format(fmt).save(out)
+    else:
+        _write_single_file(observed, fmt, target)
     m = obs.get
     failed = {r.value: int(m[r.value]) for r in Reason if m.get(r.value)}
-    rows, ok = int(m["rows"]), int(m["ok"])
-    other = rows - ok - sum(failed.values())
+    counts = _Counts(rows=int(m["rows"]), ok=int(m["ok"]), failed=failed)
+    other = counts.rows - counts.ok - sum(failed.values())
     if other:
         failed["other"] = other
+    return counts
+
+
+def _writer_options(writer: Any, fmt: str) -> Any:
+    if fmt == "csv":  # RFC 4180 quoting: quotes doubled, not backslash-escaped
+        writer = writer.option("header", "true").option("escape", '"')
+    if fmt == "json":  # every row has every key; null where there is no value
+        writer = writer.option("ignoreNullFields", "false")
+    return writer
+
+
+def write_predictions(
+    df: DataFrame,
+    out: str | None,
+    overwrite: bool = False,
+    progress: bool = True,
+    echo: Any = print,
+) -> PredictSummary:
+    """Run the prediction job and write its rows; count rows, ok and failures by reason.
+
+    A local ``out`` becomes one file (``preds.parquet``, ``preds.csv`` or ``preds.json`` as JSON
+    Lines); any other URL (``hdfs://``, ``s3a://``) a Spark output directory. In CSV,
+    ``top_k`` and ``probabilities`` are JSON text. Without ``out``, each row is passed to
+    ``echo`` as one line of text (:func:`format_row`) and counted as it goes by.
+
+    Raises:
+        ConfigError: unknown suffix, or ``out`` exists and ``overwrite`` is false.
+    """
+    fmt = output_format(out) if out is not None else "text"
+    local = out is not None and _is_local_path(out)
+    target = Path(out).expanduser() if out is not None and local else None
+    if target is not None and target.exists() and not overwrite:
+        raise ConfigError(f"output {out} already exists: choose another name or pass --overwrite")
+    t0 = time.perf_counter()
+    with _job(df.sparkSession, progress):
+        counts = _print_rows(df, echo) if out is None else _write(df, out, fmt, target, overwrite)
     return PredictSummary(
-        rows=rows, ok=ok, failed=failed, seconds=seconds, out=out if out is not None else "stdout"
+        rows=counts.rows,
+        ok=counts.ok,
+        failed=counts.failed,
+        seconds=time.perf_counter() - t0,
+        out=out if out is not None else "stdout",
     )
 
 
@@ -570,12 +633,8 @@ def _write_single_file(df: DataFrame, fmt: str, target: Path) -> None:
     tmp = target.parent / f".{target.name}.sparktf-{uuid.uuid4().hex[:8]}"
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        writer = df.repartition(1).write.mode("overwrite").format(fmt)
-        if fmt == "csv":  # RFC 4180 quoting: quotes doubled, not backslash-escaped
-            writer = writer.option("header", "true").option("escape", '"')
-        if fmt == "json":  # every row has every key; null where there is no value
-            writer = writer.option("ignoreNullFields", "false")
-        writer.save(str(tmp.resolve()))
+        writer = _writer_options(df.repartition(1).write.mode("overwrite"), fmt)
+        writer.format(fmt).save(str(tmp.resolve()))
         parts = sorted(tmp.glob("part-*"))
         if len(parts) != 1:
             raise ConfigError(f"expected one output file in {tmp}, found {len(parts)}")
@@ -598,9 +657,13 @@ def run_predict(
     master: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    conf: Mapping[str, str] | None = None,
 ) -> PredictSummary:
     """Predict and write to ``out`` (format by suffix; ``None`` prints the rows); return the
-    summary.
+    summary. The output, the input and the model are checked before Spark starts.
+
+    Args:
+        conf: Spark configuration of the session started here (when ``spark`` is not given).
 
     Raises:
         ConfigError: as :func:`predict`, or a bad/existing ``out``.
@@ -615,9 +678,6 @@ def run_predict(
         and not overwrite
     ):
         raise ConfigError(f"output {out} already exists: choose another name or pass --overwrite")
-    if spark is None:
-        from sparktf.spark import session
-
-        spark = session(master, app_name="sparktf-predict")
-    df, _, _ = prepare(source, model, cfg, spark)
+    spec = check(source, model, cfg)
+    df = prepare(source, spec, cfg, _session(spark, master, conf))
     return write_predictions(df, out, overwrite=overwrite, progress=progress)
