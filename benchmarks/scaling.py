@@ -101,11 +101,11 @@ configure_threads(1)
 from sparktf.datasets import load_fashion_mnist
 from sparktf.keras.models import build_mnist_cnn, get_family
 from sparktf.keras.training import prepare_images, train_keras
-from sparktf.tuning import _subset
+from sparktf.tuning.data import subset
 train, test, neurons, epochs = (int(x) for x in sys.argv[1:5])
 rates = [float(x) for x in sys.argv[5:]]
 fam = get_family("mnist_cnn")
-data = prepare_images(_subset(load_fashion_mnist(), train, test), fam.input_shape, fam.scale, 0.1)
+data = prepare_images(subset(load_fashion_mnist(), train, test), fam.input_shape, fam.scale, 0.1)
 defaults = dict(fam.defaults)
 t0 = time.perf_counter()
 for lr in rates:

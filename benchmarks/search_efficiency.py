@@ -213,9 +213,9 @@ def main() -> None:
     if not args.analyze:
         from sparktf.datasets import load_fashion_mnist
         from sparktf.spark import session
-        from sparktf.tuning import _subset
+        from sparktf.tuning.data import subset
 
-        data = _subset(load_fashion_mnist(), args.train_subset, args.test_subset)
+        data = subset(load_fashion_mnist(), args.train_subset, args.test_subset)
         spark = session("local[2]", app_name="bench-search", conf={"spark.ui.enabled": "false"})
         workdir.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:

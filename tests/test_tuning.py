@@ -247,9 +247,11 @@ def test_resume_after_interruption_repeats_no_completed_trial(spark, tmp_path: P
         direction="minimize",
     )
     done1 = res1.trials[res1.trials["state"] == "COMPLETE"]
-    interrupted = res1.trials[res1.trials.get("interrupted", False) == True]  # noqa: E712
+    cut = res1.trials["state"].isin(["INTERRUPTED", "NOT_STARTED"])
     assert {1.0, 2.0} <= set(done1["params_x"])
-    assert set(interrupted["params_x"]) >= {50.0}
+    assert set(res1.trials[cut]["params_x"]) >= {50.0}
+    # cut short by --timeout is not a failure, and the summary's counts say so
+    assert "FAILED" not in res1.counts and res1.counts["INTERRUPTED"] >= 1
     flag.unlink()
     res2 = tune(
         objectives.log_and_sleep,
@@ -261,7 +263,7 @@ def test_resume_after_interruption_repeats_no_completed_trial(spark, tmp_path: P
         write_report=False,
     )
     df = res2.trials
-    counted = df[df.get("interrupted", False) != True]  # noqa: E712
+    counted = df[~df["state"].isin(["INTERRUPTED", "NOT_STARTED"])]
     assert len(counted) == 6 and (counted["state"] == "COMPLETE").all()
     calls = [float(x) for x in log.read_text().split()]
     for x in done1["params_x"]:

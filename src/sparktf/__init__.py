@@ -10,7 +10,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from sparktf.errors import ConfigError, DataError, SparkTFError, TrialFailed, TrialPruned
+from sparktf.errors import (
+    ConfigError,
+    DataError,
+    SparkTFError,
+    StudyFailed,
+    TrialFailed,
+    TrialPruned,
+)
 from sparktf.search.space import SearchSpace, choice, grid, loguniform, randint, uniform
 
 __version__ = "0.1.0"
@@ -19,6 +26,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "tune": "sparktf.tuning:tune",
     "TuneResult": "sparktf.tuning:TuneResult",
+    "TuneConfig": "sparktf.tuning:TuneConfig",
+    "keras_builder": "sparktf.tuning:keras_builder",
     "report_step": "sparktf.execution.context:report",
     "ReportCallback": "sparktf.keras.callbacks:ReportCallback",
     "predict": "sparktf.inference:predict",
@@ -40,12 +49,15 @@ __all__ = [
     "ReportCallback",
     "SearchSpace",
     "SparkTFError",
+    "StudyFailed",
     "TrialFailed",
     "TrialPruned",
+    "TuneConfig",
     "TuneResult",
     "__version__",
     "choice",
     "grid",
+    "keras_builder",
     "loguniform",
     "predict",
     "randint",

@@ -33,8 +33,15 @@ class SparkSetupError(SparkTFError):
     """Spark could not be started with the given master or configuration."""
 
 
+class StudyFailed(SparkTFError):
+    """No trial of a study completed: every one failed (the message shows the first error), or
+    the study stopped before any finished."""
+
+
 class TrialFailed(SparkTFError):
-    """One trial failed; the study records it and keeps going.
+    """Raise it in an objective to fail that trial with a reason (no traceback is kept unless
+    given); the study records the trial as FAILED and keeps going. Any other exception of an
+    objective fails its trial the same way, with its traceback.
 
     Attributes:
         reason: a one-line reason.
@@ -48,7 +55,7 @@ class TrialFailed(SparkTFError):
 
 
 class TrialPruned(SparkTFError):
-    """Raised by :func:`sparktf.report` when the driver stops a hopeless trial.
+    """Raised by :func:`sparktf.trial.report` when the driver stops a hopeless trial.
 
     Let it propagate out of the objective: the trial is recorded as PRUNED with its curve.
     """

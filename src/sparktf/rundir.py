@@ -5,7 +5,7 @@ Layout::
     RUN/
       config.json       full configuration + library versions (TuneConfig.to_dict())
       study.db          Optuna SQLite storage (unless --storage names another RDB URL)
-      trials.csv        one row per trial (columns: TRIAL_COLUMNS, then params_*, then metrics)
+      trials.csv        one row per trial (columns: search.record.COLUMNS, params_*, metrics)
       best/model.keras  best model (Keras format), with best/params.json, best/metrics.json
       best/preprocessing.json  how inputs are prepared: input_shape, scale, class_names
       report.html, *.png  written by ``sparktf report``
@@ -29,23 +29,7 @@ BEST_PARAMS = "params.json"
 BEST_METRICS = "metrics.json"
 PREPROCESSING = "preprocessing.json"
 
-# The fixed leading columns of trials.csv. After them: ``params_<name>`` per hyperparameter,
-# then one column per reported metric (val_accuracy, val_error, test_accuracy, test_error,
-# train_seconds, ... depending on the objective).
-TRIAL_COLUMNS = (
-    "number",
-    "state",  # COMPLETE | PRUNED | FAILED | RUNNING | WAITING
-    "value",  # the optimised metric (empty unless COMPLETE or PRUNED with a last value)
-    "datetime_start",  # ISO 8601, UTC
-    "datetime_complete",
-    "duration_s",
-    "attempts",  # Spark task attempts used (retries after lost workers count)
-    "worker_host",
-    "worker_pid",
-    "epochs_completed",
-    "pruned_at_epoch",  # empty unless PRUNED
-    "error",  # reason + traceback text for FAILED trials
-)
+# trials.csv's columns: sparktf.search.record.COLUMNS, then params_*, then the metrics.
 
 
 @dataclass(frozen=True)
@@ -71,13 +55,18 @@ class RunDir:
         return self.path / BEST
 
     @property
+    def sqlite_url(self) -> str:
+        """The URL of the run directory's own SQLite storage (``study.db``)."""
+        return f"sqlite:///{self.database.resolve()}"
+
+    @property
     def storage_url(self) -> str:
         """The study's storage URL, from config.json when it names one, else the SQLite file."""
         if self.config.is_file():
             url = self.read_config().get("storage")
             if url:
                 return str(url)
-        return f"sqlite:///{self.database.resolve()}"
+        return self.sqlite_url
 
     def read_config(self) -> dict[str, Any]:
         """The run's config.json.

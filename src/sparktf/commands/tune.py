@@ -116,7 +116,15 @@ def register(sub: Any) -> None:
         help="stop the study after this long (running trials are cancelled)",
     )
     run.add_argument(
+        "--no-channel",
+        dest="channel",
+        action="store_false",
+        default=None,
+        help="no report channel: trials cannot report per epoch, so nothing is pruned",
+    )
+    run.add_argument(
         "--channel-address",
+        dest="channel_advertise",
         metavar="HOST:PORT",
         help="address executors use to reach the driver's report channel, when it differs "
         "from the driver's own (NAT, proxies)",
@@ -127,57 +135,30 @@ def register(sub: Any) -> None:
     out.add_argument("--storage", help="Optuna storage URL (default: sqlite in the run dir)")
     out.add_argument("--study-name", help="study name in the storage (default: sparktf)")
     out.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
-    out.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run_tune)
 
 
 def run_tune(args: argparse.Namespace) -> int:
     """Run (or resume) a study and print the best trial."""
     from sparktf.tuning import tune
+    from sparktf.tuning.config import field_names
 
     if args.resume:
         if args.out and args.out != args.resume:
             raise ConfigError("--resume RUN_DIR already names the run directory; drop --out")
-        objective: Any = None
     else:
         if bool(args.model) == bool(args.objective):
             raise ConfigError("give exactly one of --model NAME or --objective MODULE:FUNCTION")
         if not args.space:
             raise ConfigError("--space FILE is required (see 'sparktf tune --help')")
-        objective = args.model or args.objective
-    spark = None
-    if args.conf:
-        from sparktf.spark import session
-
-        spark = session(args.master, app_name="sparktf-tune", conf=dict(args.conf))
+    settings = {k: v for k, v in vars(args).items() if k in field_names() and v is not None}
+    settings["out"] = args.resume or args.out
     result = tune(
-        objective,
+        args.model or args.objective,
         args.space,
-        data=args.dataset,
-        trials=args.trials,
-        metric=args.metric,
-        direction=args.direction,
-        sampler=args.sampler,
-        seed=args.seed,
-        pruner=args.pruner,
-        min_epochs=args.min_epochs,
-        reduction_factor=args.reduction_factor,
-        parallelism=args.parallelism,
-        master=args.master,
-        spark=spark,
-        out=args.resume or args.out,
+        spark_conf=dict(args.conf or {}),
         resume=bool(args.resume),
-        storage=args.storage,
-        study_name=args.study_name,
-        max_retries=args.max_retries,
-        trial_timeout=args.trial_timeout,
-        timeout=args.timeout,
-        val_fraction=args.val_fraction,
-        data_dir=args.data_dir,
-        train_subset=args.train_subset,
-        test_subset=args.test_subset,
-        channel_advertise=args.channel_address,
-        show_progress=not args.quiet,
         write_report=not args.no_report,
+        **settings,
     )
     return 0 if result.best_params is not None else 1

@@ -35,6 +35,7 @@ from sparktf.execution.runner import (
     encode_task,
     partition_runner,
 )
+from sparktf.search import record
 from sparktf.search.study import is_better
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sparktf.dispatch")
 
-INTERRUPTED = "interrupted"  # user attr on trials cut short by Ctrl-C, --timeout or driver loss
-
 
 @dataclass
 class _Running:
@@ -52,7 +51,7 @@ class _Running:
     params: dict[str, Any]
     attempt: int
     group: str
-    started: float
+    started: float | None  # when it took its slot (None: never did)
     deadline: float | None
     cancel_reason: str | None = None
     reported: set[int] = field(default_factory=set)
@@ -144,7 +143,7 @@ class Dispatcher:
         )
         with self.lock:
             trials = self.study.get_trials(deepcopy=False, states=done)
-        return sum(1 for t in trials if not t.user_attrs.get(INTERRUPTED))
+        return sum(1 for t in trials if not record.is_interrupted(t))
 
     # -- channel -----------------------------------------------------------------------------
 
@@ -314,34 +313,34 @@ class Dispatcher:
 
         trial = run.trial
         with self.lock:
-            attrs: dict[str, Any] = {"attempts": run.attempt}
             if outcome is not None:
                 for step, value in sorted(outcome.curve.items()):
                     if step not in run.reported and math.isfinite(value):
                         trial.report(value, step)
                         run.reported.add(step)
-                attrs.update(
-                    worker_host=outcome.host,
-                    worker_pid=outcome.pid,
+                attrs = record.encode(
+                    attempts=run.attempt,
+                    host=outcome.host,
+                    pid=outcome.pid,
                     run_start=outcome.run_start,
                     run_end=outcome.run_end,
-                    compute_s=outcome.compute_s,
-                    epochs_completed=max(outcome.curve, default=0),
+                    curve=outcome.curve,
                     metrics=outcome.metrics,
+                    pruned_at=outcome.pruned_at,
+                    warnings=outcome.warnings,
+                    error=error,
                     data_cache_hit=outcome.data_cache_hit,
                 )
-                if outcome.pruned_at is not None:
-                    attrs["pruned_at_epoch"] = outcome.pruned_at
-                if outcome.warnings:
-                    attrs["warnings"] = list(outcome.warnings)
             else:
-                attrs.update(
-                    run_start=run.started, run_end=time.time(), compute_s=time.time() - run.started
+                started = not run.waiting and run.started is not None
+                attrs = record.encode(
+                    attempts=run.attempt,
+                    run_start=run.started if started else None,
+                    run_end=time.time() if started else None,
+                    error=error,
+                    interrupted=interrupted,
+                    not_started=not started,
                 )
-            if error:
-                attrs["error"] = error
-            if interrupted:
-                attrs[INTERRUPTED] = True
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
             if state == optuna.trial.TrialState.COMPLETE:
@@ -462,7 +461,7 @@ class Dispatcher:
             finally:
                 self._start = None
                 for run in self.ready:  # asked ahead but never started
-                    run.started = time.time()
+                    run.started = None
                     self._tell(
                         run,
                         None,

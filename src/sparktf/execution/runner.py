@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sparktf.errors import TrialPruned
+from sparktf.console import silence_libraries
+from sparktf.errors import TrialFailed, TrialPruned
 from sparktf.execution.channel import ChannelAddress, ChannelClient
 from sparktf.execution.context import TrialContext, trial_context
 from sparktf.keras.threads import configure_threads, task_cpus, task_gpus, visible_gpus
@@ -45,6 +46,12 @@ class Objective:
     fn: Callable[..., Any] | None = None
     input_shape: tuple[int, ...] = (28, 28, 1)
     scale: float = 1.0 / 255.0
+    takes_data: bool = True  # FUNCTION: called as fn(params, data), else fn(params)
+
+    def call(self, params: dict[str, Any], data: Any) -> Any:
+        """Run a FUNCTION objective."""
+        assert self.fn is not None
+        return self.fn(params, data) if self.takes_data else self.fn(params)
 
     def builder(self) -> Callable[[Mapping[str, Any]], Any]:
         """The Keras model builder (FAMILY and BUILD objectives)."""
@@ -136,13 +143,18 @@ def _value_from(result: Any, metric: str) -> tuple[float, dict[str, float]]:
         return metrics[metric], metrics
     if isinstance(result, (int, float)) and not isinstance(result, bool):
         return float(result), {metric: float(result)}
+    if hasattr(result, "fit") and hasattr(result, "compile"):
+        raise TypeError(
+            "the objective returned a Keras model, not a number or a dict: to let sparktf train "
+            "it, mark the builder with @sparktf.keras_builder or annotate it '-> keras.Model'"
+        )
     raise TypeError(f"the objective must return a number or a dict, got {type(result).__name__}")
 
 
 def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutcome:
     """Run one trial attempt and return its outcome (never raises for objective errors)."""
     start = time.time()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    silence_libraries()  # TensorFlow's, Optuna's and Python's chatter, unless --verbose
     configure_threads(task_cpus())
     client = ChannelClient(task.channel, task.number)
     ctx = TrialContext(task.number, dict(task.params), client)
@@ -154,8 +166,7 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
         data, cache_hit = _data_for(objective, data_bc, task.val_fraction)
         with trial_context(ctx), visible_gpus(task_gpus()):
             if objective.kind is ObjectiveKind.FUNCTION:
-                assert objective.fn is not None
-                value, metrics = _value_from(objective.fn(dict(task.params), data), task.metric)
+                value, metrics = _value_from(objective.call(dict(task.params), data), task.metric)
             else:
                 from sparktf.keras.training import model_to_bytes, train_keras
 
@@ -173,6 +184,9 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
         state, value = Outcome.PRUNED, ctx.curve.get(ctx.pruned_at or -1)
     except KeyboardInterrupt:
         raise
+    except TrialFailed as exc:  # the objective's own verdict
+        state = Outcome.FAILED
+        error = "\n".join(filter(None, (exc.reason, exc.traceback_text)))
     except BaseException as exc:  # the objective's own errors, sys.exit() included
         state = Outcome.FAILED
         error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"

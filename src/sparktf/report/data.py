@@ -14,53 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
 from sparktf.rundir import RunDir
+from sparktf.search import record
+from sparktf.search.record import TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
     import optuna
 
-# Optuna's trial states, as the report names them.
-COMPLETE, PRUNED, FAILED, RUNNING, WAITING = "COMPLETE", "PRUNED", "FAILED", "RUNNING", "WAITING"
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """One trial as the report sees it."""
-
-    number: int
-    state: str
-    value: float | None
-    params: Mapping[str, Any]
-    curve: Mapping[int, float]
-    metrics: Mapping[str, float]
-    worker: str | None = None
-    run_start: float | None = None
-    run_end: float | None = None
-    compute_s: float | None = None
-    epochs_completed: int | None = None
-    pruned_at_epoch: int | None = None
-    attempts: int | None = None
-    error: str | None = None
-
-    @property
-    def interval(self) -> tuple[float, float] | None:
-        """(run_start, run_end) on the executor's clock, when both were recorded."""
-        if self.run_start is None or self.run_end is None:
-            return None
-        return self.run_start, self.run_end
-
-    @property
-    def score(self) -> float:
-        """The value as a float (NaN when there is none)."""
-        return self.value if self.value is not None else math.nan
-
-    @property
-    def error_summary(self) -> str:
-        """The last non-empty line of the error text (the exception), or ''."""
-        lines = [ln.strip() for ln in (self.error or "").splitlines() if ln.strip()]
-        if not lines:
-            return ""
-        # "reason\nTraceback ...\n...\nValueError: msg": the exception line is the last one
-        return lines[-1]
+# trial states, as the report names them
+COMPLETE, PRUNED, FAILED, RUNNING, WAITING = (
+    s.value
+    for s in (
+        TrialStatus.COMPLETE,
+        TrialStatus.PRUNED,
+        TrialStatus.FAILED,
+        TrialStatus.RUNNING,
+        TrialStatus.WAITING,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -129,51 +99,12 @@ class StudyData:
         return timed[0][1] if timed else None
 
 
-def _state(name: str) -> str:
-    return FAILED if name == "FAIL" else name
-
-
-def _num(value: Any) -> float | None:
+def _int(value: Any) -> int | None:
     try:
         f = float(value)
     except (TypeError, ValueError):
         return None
-    return f if math.isfinite(f) else None
-
-
-def _int(value: Any) -> int | None:
-    f = _num(value)
-    return int(f) if f is not None else None
-
-
-def _record(t: optuna.trial.FrozenTrial) -> TrialRecord:
-    ua = t.user_attrs
-    params = dict(ua.get("params") or {})
-    params.update(t.params)  # searched values win; the user attribute adds fixed ones
-    host, pid = ua.get("worker_host"), ua.get("worker_pid")
-    worker = None if host is None and pid is None else f"{host or '?'}:{pid if pid else '?'}"
-    metrics = {
-        str(k): float(v)
-        for k, v in (ua.get("metrics") or {}).items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
-    error = ua.get("error")
-    return TrialRecord(
-        number=t.number,
-        state=_state(t.state.name),
-        value=_num(t.value),
-        params=params,
-        curve={int(k): float(v) for k, v in sorted(t.intermediate_values.items())},
-        metrics=metrics,
-        worker=worker,
-        run_start=_num(ua.get("run_start")),
-        run_end=_num(ua.get("run_end")),
-        compute_s=_num(ua.get("compute_s")),
-        epochs_completed=_int(ua.get("epochs_completed")),
-        pruned_at_epoch=_int(ua.get("pruned_at_epoch")),
-        attempts=_int(ua.get("attempts")),
-        error=str(error) if error else None,
-    )
+    return int(f) if math.isfinite(f) else None
 
 
 def _open(run: RunDir, config: Mapping[str, Any]) -> optuna.Study:
@@ -263,7 +194,7 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
     import optuna
 
     frozen = study.get_trials(deepcopy=False)
-    records = tuple(_record(t) for t in frozen)
+    records = tuple(record.decode(t) for t in frozen)
     log_params = frozenset(
         name
         for t in frozen

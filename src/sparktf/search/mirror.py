@@ -24,6 +24,15 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sparktf.search.optuna_compat import (
+    frozen_copy,
+    set_trial_attrs,
+    sqlite_engine,
+    storage_of,
+    study_id_of,
+    trial_id_of,
+)
+
 if TYPE_CHECKING:
     import optuna
 
@@ -61,7 +70,7 @@ class MirroredStudy:
             else:
                 self.study.add_trial(t)
                 number = self.study.get_trials(deepcopy=False)[-1].number
-            self._ids[number] = t._trial_id
+            self._ids[number] = trial_id_of(t)
         self._thread.start()
 
     @classmethod
@@ -117,7 +126,7 @@ class MirroredStudy:
     # -- called by the dispatcher -------------------------------------------------------------
 
     def _snapshot(self, trial: optuna.Trial) -> optuna.trial.FrozenTrial:
-        return copy.deepcopy(self.study._storage.get_trial(trial._trial_id))
+        return frozen_copy(self.study, trial)
 
     def started(self, trial: optuna.Trial) -> None:
         """Record a trial that was just asked (with its parameters) in the storage."""
@@ -137,11 +146,8 @@ class MirroredStudy:
     def _checkpoint(self) -> None:
         """Fold SQLite's write-ahead log into the database file, so that the run directory's
         ``study.db`` is complete on its own (e.g. when copied) once the study ends."""
-        if self.persistent is None:
-            return
-        storage = self.persistent._storage
-        engine = getattr(getattr(storage, "_backend", storage), "engine", None)
-        if engine is None or engine.dialect.name != "sqlite":
+        engine = sqlite_engine(self.persistent) if self.persistent is not None else None
+        if engine is None:
             return
         try:
             with engine.connect() as conn:
@@ -171,7 +177,7 @@ class MirroredStudy:
                 if op == "enqueue":
                     number, params = arg
                     self.persistent.enqueue_trial(params)
-                    self._ids[number] = self.persistent.get_trials(deepcopy=False)[-1]._trial_id
+                    self._ids[number] = trial_id_of(self.persistent.get_trials(deepcopy=False)[-1])
                     self._waiting.add(number)
                 elif op == "start":
                     self._write_start(arg)
@@ -187,7 +193,7 @@ class MirroredStudy:
         import optuna
 
         assert self.persistent is not None
-        storage = self.persistent._storage
+        storage = storage_of(self.persistent)
         if frozen.number in self._waiting:  # an enqueued trial of the storage starts running
             tid = self._ids[frozen.number]
             storage.set_trial_state_values(tid, optuna.trial.TrialState.RUNNING)
@@ -200,17 +206,15 @@ class MirroredStudy:
         template.state = optuna.trial.TrialState.RUNNING
         template.datetime_complete = None
         template.values = None
-        tid = storage.create_new_trial(self.persistent._study_id, template_trial=template)
+        tid = storage.create_new_trial(study_id_of(self.persistent), template_trial=template)
         self._ids[frozen.number] = tid
 
     def _write_finish(self, frozen: optuna.trial.FrozenTrial) -> None:
-        from sparktf.search.study import set_trial_attrs
-
         if frozen.number not in self._ids or frozen.number in self._waiting:
             self._write_start(frozen)
         tid = self._ids[frozen.number]
         assert self.persistent is not None
-        storage = self.persistent._storage
+        storage = storage_of(self.persistent)
         for step, value in sorted(frozen.intermediate_values.items()):
             storage.set_trial_intermediate_value(tid, step, value)
         set_trial_attrs(self.persistent, tid, frozen.user_attrs, system=False)

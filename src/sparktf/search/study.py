@@ -181,27 +181,53 @@ def open_study(
         ) from None
 
 
-def set_trial_attrs(
-    study: optuna.Study, trial_id: int, attrs: dict[str, Any], system: bool = False
-) -> None:
-    """Set several user (or system) attributes of a trial in one transaction where the
-    storage allows it (Optuna's RDB storage writes one transaction per attribute otherwise)."""
-    if not attrs:
-        return
-    backend = getattr(study._storage, "_backend", study._storage)
-    write = getattr(backend, "_set_trial_attr_without_commit", None)
-    session_of = getattr(backend, "scoped_session", None)
-    if write is None or session_of is None:
-        setter = (
-            study._storage.set_trial_system_attr if system else study._storage.set_trial_user_attr
-        )
-        for key, value in attrs.items():
-            setter(trial_id, key, value)
-        return
-    from optuna.storages._rdb import models
-    from optuna.storages._rdb.storage import _create_scoped_session
+def check_storage(url: str) -> None:
+    """Check that ``url`` is a database URL Optuna can use and that its database is reachable,
+    without creating anything (a SQLite file's folder must exist).
 
-    model = models.TrialSystemAttributeModel if system else models.TrialUserAttributeModel
-    with _create_scoped_session(session_of, True) as session:
-        for key, value in attrs.items():
-            write(session, model, trial_id, key, value)
+    Raises:
+        ConfigError: the URL is malformed, names no installed driver, or cannot be reached.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    example = "e.g. sqlite:///path/study.db or postgresql://user@host/db"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"--storage {url!r} is not a database URL: expected {example}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_path(shown, parsed.database)
+        return
+    try:
+        engine = create_engine(parsed, pool_pre_ping=False)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(
+            f"--storage {shown}: no database driver for {parsed.drivername!r} ({exc}); "
+            f"install it, or use {example}"
+        ) from None
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:  # the driver's own errors: refused, unknown host, bad password
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot reach the database of --storage {shown}: {first}") from None
+    finally:
+        engine.dispose()
+
+
+def _check_sqlite_path(shown: str, database: str | None) -> None:
+    if not database or database == ":memory:":
+        raise ConfigError(
+            f"--storage {shown} is an in-memory database, which keeps nothing: name a file, "
+            "e.g. sqlite:///path/study.db"
+        )
+    path = Path(database)
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"--storage {shown}: {path} is not a file")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"--storage {shown}: the folder {path.parent} does not exist; create it first"
+        )

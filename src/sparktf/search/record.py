@@ -1,0 +1,274 @@
+"""The trial record: what sparktf keeps about a trial in its Optuna user attributes.
+
+The dispatcher writes it (:func:`encode`) when a trial ends; ``trials.csv``, the summary and
+the report read it back (:func:`decode`). This module is the only one that knows the
+attributes' names. No Spark, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+    import pandas as pd
+
+# user attribute names
+PARAMS = "params"  # every hyperparameter the trial ran with (fixed ones and defaults too)
+ATTEMPTS = "attempts"
+WORKER_HOST = "worker_host"
+WORKER_PID = "worker_pid"
+RUN_START = "run_start"  # unix seconds on the executor, when the trial took its slot
+RUN_END = "run_end"
+COMPUTE_S = "compute_s"
+EPOCHS_COMPLETED = "epochs_completed"
+PRUNED_AT_EPOCH = "pruned_at_epoch"
+METRICS = "metrics"
+WARNINGS = "warnings"
+ERROR = "error"
+DATA_CACHE_HIT = "data_cache_hit"
+INTERRUPTED = "interrupted"  # cut short by Ctrl-C, --timeout or a lost driver
+NOT_STARTED = "not_started"  # asked (or queued in Spark) but the study stopped first
+RERUN_OF = "rerun_of"  # an interrupted trial's number, on the trial that runs it again
+
+
+class TrialStatus(str, Enum):
+    """A trial's state as sparktf shows it (Optuna's FAIL is split three ways)."""
+
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    FAILED = "FAILED"
+    INTERRUPTED = "INTERRUPTED"  # cut short by the study stopping; --resume runs it again
+    NOT_STARTED = "NOT_STARTED"  # never ran; --resume runs it
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+
+    @property
+    def counts(self) -> bool:
+        """Whether the trial counts towards ``--trials``."""
+        return self in (TrialStatus.COMPLETE, TrialStatus.PRUNED, TrialStatus.FAILED)
+
+
+# The fixed leading columns of trials.csv; then ``params_<name>``, then the metrics.
+COLUMNS = (
+    "number",
+    "state",  # a TrialStatus
+    "value",  # the optimised metric (a pruned trial's last reported value)
+    "datetime_start",  # ISO 8601 UTC: when the trial started running on its executor
+    "datetime_complete",  # when it stopped running there
+    "duration_s",  # datetime_complete - datetime_start
+    "attempts",  # Spark task attempts used (retries after lost workers count)
+    "worker_host",
+    "worker_pid",
+    "epochs_completed",
+    "pruned_at_epoch",  # empty unless PRUNED
+    "error",  # reason + traceback text for FAILED trials; why for INTERRUPTED ones
+)
+INT_COLUMNS = ("number", "attempts", "worker_pid", "epochs_completed", "pruned_at_epoch")
+
+
+def encode(
+    *,
+    attempts: int | None = None,
+    host: str | None = None,
+    pid: int | None = None,
+    run_start: float | None = None,
+    run_end: float | None = None,
+    curve: Mapping[int, float] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    pruned_at: int | None = None,
+    warnings: Iterable[str] = (),
+    error: str | None = None,
+    interrupted: bool = False,
+    not_started: bool = False,
+    data_cache_hit: bool | None = None,
+) -> dict[str, Any]:
+    """The user attributes of a trial that ended (None values are left out)."""
+    attrs: dict[str, Any] = {ATTEMPTS: attempts}
+    if not not_started:
+        attrs.update({WORKER_HOST: host, WORKER_PID: pid, RUN_START: run_start, RUN_END: run_end})
+        if run_start is not None and run_end is not None:
+            attrs[COMPUTE_S] = run_end - run_start
+        if curve is not None:
+            attrs[EPOCHS_COMPLETED] = max(curve, default=0)
+    attrs.update(
+        {
+            METRICS: dict(metrics) if metrics is not None else None,
+            PRUNED_AT_EPOCH: pruned_at,
+            WARNINGS: list(warnings) or None,
+            ERROR: error or None,
+            DATA_CACHE_HIT: data_cache_hit,
+            INTERRUPTED: True if interrupted or not_started else None,
+            NOT_STARTED: True if not_started else None,
+        }
+    )
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
+def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
+    """True for a trial that the study cut short (or never started): it does not count."""
+    return bool(trial.user_attrs.get(INTERRUPTED))
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as ``trials.csv``, the summary and the report see it."""
+
+    number: int
+    state: str  # a TrialStatus value
+    value: float | None
+    params: Mapping[str, Any]
+    curve: Mapping[int, float] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    worker_host: str | None = None
+    worker_pid: int | None = None
+    run_start: float | None = None
+    run_end: float | None = None
+    epochs_completed: int | None = None
+    pruned_at_epoch: int | None = None
+    attempts: int | None = None
+    error: str | None = None
+    searched: tuple[str, ...] = ()  # the names Optuna sampled (the others were fixed)
+
+    @property
+    def worker(self) -> str | None:
+        """``host:pid``, or None when the trial never ran."""
+        if self.worker_host is None and self.worker_pid is None:
+            return None
+        return f"{self.worker_host or '?'}:{self.worker_pid or '?'}"
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """(run_start, run_end) on the executor's clock, when both were recorded."""
+        if self.run_start is None or self.run_end is None:
+            return None
+        return self.run_start, self.run_end
+
+    @property
+    def compute_s(self) -> float | None:
+        """Seconds the trial held its slot."""
+        return None if self.interval is None else self.interval[1] - self.interval[0]
+
+    @property
+    def score(self) -> float:
+        """The value as a float (NaN when there is none)."""
+        return self.value if self.value is not None else math.nan
+
+    @property
+    def error_summary(self) -> str:
+        """The last non-empty line of the error text (the exception), or ''."""
+        lines = [ln.strip() for ln in (self.error or "").splitlines() if ln.strip()]
+        return lines[-1] if lines else ""
+
+    def row(self) -> dict[str, Any]:
+        """The trial's row of ``trials.csv``."""
+        row: dict[str, Any] = {
+            "number": self.number,
+            "state": self.state,
+            "value": self.value,
+            "datetime_start": _iso(self.run_start),
+            "datetime_complete": _iso(self.run_end),
+            "duration_s": self.compute_s,
+            "attempts": self.attempts,
+            "worker_host": self.worker_host,
+            "worker_pid": self.worker_pid,
+            "epochs_completed": self.epochs_completed,
+            "pruned_at_epoch": self.pruned_at_epoch,
+            "error": self.error,
+        }
+        row.update({f"params_{k}": v for k, v in self.params.items() if k in self.searched})
+        row.update(self.metrics)
+        return row
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat()
+
+
+def _num(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _int(value: Any) -> int | None:
+    f = _num(value)
+    return int(f) if f is not None else None
+
+
+def _status(trial: optuna.trial.FrozenTrial) -> TrialStatus:
+    ua = trial.user_attrs
+    name = trial.state.name
+    if name == "FAIL":
+        if ua.get(NOT_STARTED):
+            return TrialStatus.NOT_STARTED
+        return TrialStatus.INTERRUPTED if ua.get(INTERRUPTED) else TrialStatus.FAILED
+    return TrialStatus(name)
+
+
+def decode(trial: optuna.trial.FrozenTrial) -> TrialRecord:
+    """A trial's record from its Optuna trial (any sparktf version's attributes)."""
+    ua = trial.user_attrs
+    params = dict(ua.get(PARAMS) or {})
+    params.update(trial.params)  # searched values win; the attribute adds the fixed ones
+    value = _num(trial.value)
+    if value is None and trial.state.name == "PRUNED" and trial.last_step is not None:
+        value = _num(trial.intermediate_values[trial.last_step])
+    metrics = {
+        str(k): float(v)
+        for k, v in (ua.get(METRICS) or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    host, error = ua.get(WORKER_HOST), ua.get(ERROR)
+    return TrialRecord(
+        number=trial.number,
+        state=_status(trial).value,
+        value=value,
+        params=params,
+        curve={int(k): float(v) for k, v in sorted(trial.intermediate_values.items())},
+        metrics=metrics,
+        worker_host=str(host) if host is not None else None,
+        worker_pid=_int(ua.get(WORKER_PID)),
+        run_start=_num(ua.get(RUN_START)),
+        run_end=_num(ua.get(RUN_END)),
+        epochs_completed=_int(ua.get(EPOCHS_COMPLETED)),
+        pruned_at_epoch=_int(ua.get(PRUNED_AT_EPOCH)),
+        attempts=_int(ua.get(ATTEMPTS)),
+        error=str(error) if error else None,
+        searched=tuple(trial.params),
+    )
+
+
+def records(study: optuna.Study) -> list[TrialRecord]:
+    """Every trial of ``study``, by number."""
+    return [decode(t) for t in study.get_trials(deepcopy=False)]
+
+
+def frame(recs: Iterable[TrialRecord]) -> pd.DataFrame:
+    """``trials.csv`` as a DataFrame: :data:`COLUMNS`, then params, then metrics; the integer
+    columns stay integers (empty where unknown)."""
+    import pandas as pd
+
+    df = pd.DataFrame([r.row() for r in recs])
+    if df.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    for col in INT_COLUMNS:
+        df[col] = df[col].astype("Int64")
+    return df
+
+
+def counts(recs: Iterable[TrialRecord]) -> dict[str, int]:
+    """Trials per state, in :class:`TrialStatus` order, states with none left out."""
+    out = {s.value: 0 for s in TrialStatus}
+    for r in recs:
+        out[r.state] += 1
+    return {k: v for k, v in out.items() if v}

@@ -1,0 +1,353 @@
+"""``sparktf.tune``: check the configuration, open the study, start Spark, dispatch, report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparktf.errors import ConfigError
+from sparktf.execution.dispatcher import Dispatcher, DispatchSettings
+from sparktf.execution.runner import Objective, ObjectiveKind, TrialOutcome
+from sparktf.search.mirror import MirroredStudy
+from sparktf.search.space import SearchSpace
+from sparktf.search.study import (
+    grid_points,
+    make_pruner,
+    make_sampler,
+    open_study,
+    resolve_pruner,
+)
+from sparktf.tuning.config import TuneConfig, field_names
+from sparktf.tuning.data import load_data
+from sparktf.tuning.display import Display, print_summary
+from sparktf.tuning.objectives import resolve_objective
+from sparktf.tuning.outputs import Outputs, TuneResult, check_failed, result
+from sparktf.tuning.resume import prepare_resume, resume_config
+
+if TYPE_CHECKING:
+    import optuna
+    from pyspark.sql import SparkSession
+
+Say = Callable[[str], None]
+
+
+def tune(
+    objective: str | Callable[..., Any] | None = None,
+    space: SearchSpace | Mapping[str, Any] | str | Path | None = None,
+    *,
+    data: Any = None,
+    spark: SparkSession | None = None,
+    spark_conf: Mapping[str, Any] | None = None,
+    resume: bool = False,
+    enqueue: Sequence[Mapping[str, Any]] = (),
+    show_progress: bool = True,
+    write_report: bool = True,
+    **settings: Any,
+) -> TuneResult:
+    """Run a hyperparameter study, each trial as one Spark task.
+
+    Args:
+        objective: a model family name (``"mnist_cnn"``), ``"module:function"``, any
+            objective ``f(params)`` / ``f(params, data)`` returning a number or a dict (call
+            :func:`sparktf.trial.report` inside it to allow pruning), or a Keras builder
+            ``build(params) -> compiled keras.Model`` marked with
+            :func:`sparktf.keras_builder` (or annotated ``-> keras.Model``). Not needed with
+            ``resume`` (the saved one is used).
+        space: the search space (SearchSpace, dict, or a YAML/JSON path).
+        data: a data set name, an ``ImageDataset``, or anything picklable for a custom
+            objective; broadcast once to the executors.
+        spark: a running SparkSession (default: one for ``master``, started once every
+            setting has been checked).
+        spark_conf: extra Spark configuration for the session ``tune`` starts.
+        resume: continue the study in ``out``.
+        enqueue: parameter sets to try first (e.g. the defaults).
+        show_progress: show the live progress display and the final summary.
+        write_report: write the HTML report at the end.
+        **settings: any field of :class:`TuneConfig`: ``out`` (default ``runs/study-TIME``),
+            ``trials`` (20), ``metric``, ``direction``, ``sampler`` (tpe, random, grid, cmaes,
+            gp), ``seed``, ``pruner`` (auto, asha, hyperband, median, none), ``min_epochs``,
+            ``reduction_factor``, ``parallelism``, ``master``, ``storage`` (an Optuna RDB URL),
+            ``study_name``, ``max_retries``, ``trial_timeout``, ``timeout``, ``val_fraction``,
+            ``dataset``, ``data_dir``, ``train_subset``, ``test_subset``, ``channel``,
+            ``channel_advertise``.
+
+    Returns:
+        The :class:`TuneResult`.
+
+    Raises:
+        ConfigError: invalid configuration (nothing was started or written).
+        StudyFailed: no trial completed.
+        KeyboardInterrupt: after Ctrl-C, with the running trials cancelled and recorded.
+    """
+    from sparktf.console import is_quiet
+
+    t0 = time.perf_counter()
+    quiet = is_quiet()
+    say: Say = _sayer(show_progress and not quiet)  # sparktf's informational lines
+    tell: Say = _sayer(show_progress)  # what the user must know even with --quiet
+    cfg, obj = _configure(objective, space, data, resume, settings)
+    data_obj = load_data(cfg, None if isinstance(data, str) else data, obj.kind)
+    cfg, sampler, pruner = _search(cfg, obj, say)
+
+    from sparktf.spark import session, task_slots
+
+    app = f"sparktf-tune:{cfg.run_dir.path.name}"
+    spark = spark or session(cfg.master, app_name=app, conf=spark_conf)
+    mirror = _open_study(cfg, sampler, pruner, resume, enqueue, say)
+    slots = task_slots(spark)
+    par = _parallelism(cfg, slots, say)
+    cfg = replace(cfg, master=spark.sparkContext.master)
+    from sparktf.fileio import write_json
+
+    write_json(cfg.run_dir.config, cfg.to_dict())
+    _dispatch(spark, cfg, obj, data_obj, mirror, (par, slots), show_progress and not quiet, tell)
+    res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0)
+    if show_progress:
+        print_summary(res, cfg, table=not quiet)
+    hint = _resume_hint(cfg)
+    if res.counts.get("INTERRUPTED") or res.counts.get("NOT_STARTED"):
+        tell(f"the study stopped early; {hint}")
+    if write_report:
+        _report(cfg.run_dir.path, say)
+    check_failed(res, hint)
+    return res
+
+
+def _sayer(show: bool) -> Say:
+    def say(msg: str) -> None:
+        if show:
+            from sparktf.console import console
+
+            console.print(msg, markup=False, highlight=False)
+
+    return say
+
+
+def _resume_hint(cfg: TuneConfig) -> str:
+    return f"continue it with: sparktf tune --resume {cfg.run_dir.path}"
+
+
+def _configure(
+    objective: str | Callable[..., Any] | None,
+    space: Any,
+    data: Any,
+    resume: bool,
+    settings: dict[str, Any],
+) -> tuple[TuneConfig, Objective]:
+    """The checked configuration and the objective; nothing is created yet."""
+    unknown = sorted(set(settings) - field_names())
+    if unknown:
+        raise ConfigError(
+            f"unknown tune() setting(s) {', '.join(unknown)}: expected any of "
+            f"{', '.join(sorted(field_names()))}"
+        )
+    if isinstance(data, str) and settings.get("dataset") is None:
+        settings = {**settings, "dataset": data}
+    if resume:
+        changes = dict(settings)
+        if isinstance(objective, str):
+            changes["objective"] = objective
+        if space is not None:
+            changes["space"] = SearchSpace.coerce(space).to_dict()
+        cfg = resume_config(settings.get("out"), changes)
+        obj, _ = resolve_objective(objective if callable(objective) else cfg.objective)
+        return cfg, obj
+    if objective is None:
+        raise ConfigError("give the model or objective to tune (--model or --objective)")
+    obj, name = resolve_objective(objective)
+    out = settings.pop("out", None) or Path("runs") / time.strftime("study-%Y%m%d-%H%M%S")
+    cfg = TuneConfig(
+        objective=name, objective_kind=obj.kind.value, space=space, out=str(out), **settings
+    )
+    run = cfg.run_dir
+    if run.config.exists() or run.database.exists():
+        raise ConfigError(
+            f"{run.path} already holds a study; continue it with --resume, or choose a new --out"
+        )
+    return cfg, obj
+
+
+def _search(
+    cfg: TuneConfig, obj: Objective, say: Say
+) -> tuple[TuneConfig, optuna.samplers.BaseSampler, optuna.pruners.BasePruner]:
+    """The sampler and pruner; ``auto`` resolved and a grid's trial count settled in ``cfg``."""
+    sp = cfg.search_space
+    max_epochs = sp.max_value("epochs")
+    if max_epochs is None and obj.kind is ObjectiveKind.FAMILY:
+        from sparktf.keras.models import get_family
+
+        max_epochs = get_family(obj.name).defaults.get("epochs")
+    epochs = int(max_epochs) if max_epochs else None
+    pruner_name = resolve_pruner(cfg.pruner, epochs)
+    trials = cfg.trials
+    if cfg.sampler == "grid" and trials > sp.grid_size():
+        say(f"warning: the grid has {sp.grid_size()} points; running {sp.grid_size()} trials")
+        trials = sp.grid_size()
+    cfg = replace(cfg, pruner=pruner_name, trials=trials)
+    sampler = make_sampler(cfg.sampler, sp, cfg.seed)
+    return cfg, sampler, make_pruner(pruner_name, cfg.min_epochs, cfg.reduction_factor, epochs)
+
+
+def _open_study(
+    cfg: TuneConfig,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    resume: bool,
+    enqueue: Sequence[Mapping[str, Any]],
+    say: Say,
+) -> MirroredStudy:
+    """The in-memory study that the dispatcher works on, mirrored to the storage.
+
+    A run directory's own SQLite file that does not exist yet cannot hold a study: the mirror's
+    writer creates it while the first trials start. Any other storage is opened (and checked)
+    first. A resumed study whose file was never created (the driver stopped within the first
+    moments) had nothing saved, and starts again.
+    """
+    run = cfg.run_dir
+    fresh = not cfg.storage and not run.database.exists()
+    if resume and fresh:
+        say("resume: the study stopped before anything was saved; starting it again")
+
+    def create() -> optuna.Study:
+        return open_study(
+            cfg.storage_url, cfg.study_name, cfg.direction, sampler, pruner, resume and not fresh
+        )
+
+    if fresh:
+        run.path.mkdir(parents=True, exist_ok=True)
+        mirror = MirroredStudy.fresh(create, cfg.study_name, cfg.direction, sampler, pruner)
+    else:
+        persistent = create()
+        run.path.mkdir(parents=True, exist_ok=True)
+        if resume:
+            prepare_resume(persistent, say)
+        mirror = MirroredStudy(persistent, sampler, pruner)
+    # a new study (or one started again) gets the grid; a resumed one has it already
+    points = grid_points(cfg.search_space, cfg.seed) if cfg.sampler == "grid" else []
+    for params in [*(points if fresh or not resume else []), *enqueue]:
+        mirror.enqueue(params)
+    return mirror
+
+
+def _parallelism(cfg: TuneConfig, slots: int, say: Say) -> int:
+    """Trials in flight: ``--parallelism`` (warned about when it exceeds what can run) or the
+    cluster's task slots, at most the number of trials."""
+    par = cfg.parallelism or slots
+    if cfg.parallelism and par > slots:
+        say(
+            f"warning: --parallelism {par} exceeds the cluster's {slots} task slots; "
+            "trials will queue in Spark"
+        )
+    if cfg.parallelism and par > cfg.trials:
+        say(f"warning: --parallelism {par} exceeds the {cfg.trials} trials; using {cfg.trials}")
+    return min(par, cfg.trials)
+
+
+def queue_ahead(dynamic_allocation: str | None, parallelism: int, slots: int) -> int:
+    """How many trials may wait in Spark's queue ahead of a free slot (see the dispatcher):
+    the cluster's slots, when Spark's slots alone keep the study within ``parallelism`` (it
+    is at least the slots, and dynamic allocation, which would add executors for queued
+    jobs, is off: ``dynamic_allocation`` is ``spark.dynamicAllocation.enabled``); else none."""
+    if parallelism < slots or (dynamic_allocation or "").strip().lower() == "true":
+        return 0
+    return slots
+
+
+def _suggest(cfg: TuneConfig, obj: Objective) -> Callable[[optuna.Trial], dict[str, Any]]:
+    from sparktf.search.record import PARAMS
+
+    sp = cfg.search_space
+    defaults: dict[str, Any] = {}
+    if obj.kind is ObjectiveKind.FAMILY:
+        from sparktf.keras.models import get_family
+
+        defaults = dict(get_family(obj.name).defaults)
+
+    def suggest(trial: optuna.Trial) -> dict[str, Any]:
+        params = {**defaults, **sp.fixed(), **sp.suggest(trial)}
+        trial.set_user_attr(PARAMS, params)
+        return params
+
+    return suggest
+
+
+def _dispatch(
+    spark: SparkSession,
+    cfg: TuneConfig,
+    obj: Objective,
+    data: Any,
+    mirror: MirroredStudy,
+    slots: tuple[int, int],
+    show_progress: bool,
+    tell: Say,
+) -> None:
+    """Run the trials; trials.csv and the storage are complete when this returns or raises.
+    ``slots`` is (trials in flight, the cluster's task slots)."""
+    par = slots[0]
+    say = _sayer(show_progress)
+    study = mirror.study
+    outputs = Outputs(cfg, obj, data)
+    settings = DispatchSettings(
+        trials=cfg.trials,
+        parallelism=par,
+        metric=cfg.metric,
+        direction=cfg.direction,
+        monitor=cfg.monitor,
+        max_retries=cfg.max_retries,
+        trial_timeout=cfg.trial_timeout,
+        timeout=cfg.timeout,
+        val_fraction=cfg.val_fraction,
+        channel=cfg.channel,
+        channel_advertise=cfg.channel_advertise,
+        queue_ahead=queue_ahead(
+            spark.conf.get("spark.dynamicAllocation.enabled", "false"), par, slots[1]
+        ),
+    )
+    display = Display(cfg, cfg.trials, show_progress)
+
+    def finished(trial: optuna.Trial, outcome: TrialOutcome | None) -> None:
+        mirror.finished(trial)
+        outputs.trial_finished(study, trial, outcome)
+        display.update(study, dispatcher)
+
+    dispatcher = Dispatcher(
+        spark,
+        study,
+        _suggest(cfg, obj),
+        obj,
+        data,
+        settings,
+        finished,
+        display.event,
+        mirror.started,
+    )
+    say(
+        f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "
+        f"on {cfg.master}, sampler {cfg.sampler}, pruner {cfg.pruner}, {cfg.direction} "
+        f"{cfg.metric}"
+    )
+    try:
+        with display:
+            display.update(study, dispatcher)
+            dispatcher.run()
+    except KeyboardInterrupt:
+        tell(f"interrupted: the running trials were cancelled; {_resume_hint(cfg)}")
+        raise
+    finally:
+        outputs.write_csv(study)
+        for problem in mirror.close():
+            tell(f"warning: {problem}")
+
+
+def _report(run_dir: Path, say: Say) -> None:
+    from sparktf.report import write_report
+
+    try:
+        path = write_report(run_dir)
+    except Exception as exc:  # a broken figure must not lose the study's results
+        say(f"warning: the report could not be written: {exc}")
+    else:
+        say(f"report: {path}")

@@ -1,0 +1,126 @@
+"""What a study shows while it runs (a progress display) and when it ends (a summary)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from sparktf.search import record
+from sparktf.search.study import is_better
+from sparktf.tuning.config import TuneConfig
+from sparktf.tuning.outputs import TuneResult
+
+if TYPE_CHECKING:
+    import optuna
+
+
+class _Active(Protocol):
+    def active(self) -> int: ...
+
+
+class Display:
+    """The live progress display: done / running / pruned / failed, best so far, elapsed.
+
+    Args:
+        cfg: the study's configuration.
+        trials: the number of trials the study runs to.
+        enabled: False shows nothing.
+    """
+
+    def __init__(self, cfg: TuneConfig, trials: int, enabled: bool) -> None:
+        from sparktf.console import progress
+
+        self.cfg = cfg
+        self.trials = trials
+        self.bar = progress() if enabled else None
+        self.task: Any = None
+
+    def __enter__(self) -> Display:
+        if self.bar is not None:
+            self.bar.__enter__()
+            self.task = self.bar.add_task("tune", total=self.trials, status="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+    def event(self, text: str) -> None:
+        """Print one line above the display."""
+        if self.bar is not None:
+            self.bar.console.print(text, markup=False, highlight=False)
+
+    def update(self, study: optuna.Study, dispatcher: _Active) -> None:
+        """Refresh the counts and the best value."""
+        if self.bar is None or self.task is None:
+            return
+        counts = dict.fromkeys(("COMPLETE", "PRUNED", "FAILED"), 0)
+        best: float | None = None
+        for t in study.get_trials(deepcopy=False):
+            state = t.state.name if t.state.name != "FAIL" else "FAILED"
+            if state in counts and not record.is_interrupted(t):
+                counts[state] += 1
+            if state == "COMPLETE" and t.value is not None:
+                best = t.value if is_better(t.value, best, self.cfg.direction) else best
+        status = (
+            f"running {dispatcher.active()} | pruned {counts['PRUNED']} | "
+            f"failed {counts['FAILED']} | best {self.cfg.metric} "
+            f"{'-' if best is None else f'{best:.4g}'}"
+        )
+        self.bar.update(self.task, completed=sum(counts.values()), status=status)
+
+
+def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
+    """The top trials (a table on stderr, with ``table``), then the counts and the best trial
+    on stdout."""
+    from sparktf.console import console
+
+    if table:
+        _top_table(res, cfg, console)
+    counts = ", ".join(f"{n} {state.lower().replace('_', ' ')}" for state, n in res.counts.items())
+    print(f"trials: {counts or 'none'}; {res.wall_seconds:.1f}s; run directory {res.run_dir}")
+    if res.best_params is not None and res.best_value is not None:
+        shown = json.dumps(res.best_params, default=str)
+        print(f"best: {cfg.metric} = {res.best_value:.6g} with {shown}")
+        if "test_error" in res.best_metrics:
+            acc = res.best_metrics.get("test_accuracy", float("nan"))
+            print(f"      test error {res.best_metrics['test_error']:.4f} (accuracy {acc:.4f})")
+
+
+def _top_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
+    from rich.table import Table
+
+    df = res.trials
+    done = df[df["state"] == "COMPLETE"] if len(df) else df
+    if not len(done):
+        return
+    table = Table(title=f"top trials by {cfg.metric} ({cfg.direction})")
+    cols = (
+        ["number", "value"]
+        + [c for c in df.columns if c.startswith("params_")]
+        + [c for c in ("test_error", "train_seconds", "worker_pid") if c in df.columns]
+    )
+    for c in cols:
+        table.add_column(c.removeprefix("params_"))
+    top = done.sort_values("value", ascending=cfg.direction == "minimize").head(5)
+    for _, row in top.iterrows():
+        table.add_row(*[_fmt(row[c]) for c in cols])
+    console.print(table)
+
+
+def _fmt(v: Any) -> str:
+    if v is None or v is np.nan:
+        return ""
+    if isinstance(v, float | np.floating):
+        return "" if math.isnan(v) else f"{v:.4g}"
+    try:
+        import pandas as pd
+
+        if pd.isna(v):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(v)
