@@ -257,6 +257,7 @@ def test_ctrl_c_cancels_running_trials_and_resume_completes_the_study(tmp_path: 
     out = tail(tmp_path / "tune-1.log")
     assert rc == 130, out
     assert out.rstrip().endswith("interrupted"), out
+    assert f"sparktf tune --resume {run}" in out, "Ctrl-C must say how to continue"
     stopped = study_trials(run)
     assert not [t.number for t in stopped if t.state.name == "RUNNING"], "storage left RUNNING"
     done = {t.params["x"] for t in stopped if t.state.name == "COMPLETE"}

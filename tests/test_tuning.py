@@ -385,3 +385,53 @@ def test_study_file_is_complete_on_its_own_after_tune(spark, tmp_path: Path) -> 
     shutil.copy(tmp_path / "run" / "study.db", copy)  # the file alone, without its -wal log
     rows = sqlite3.connect(copy).execute("select state, count(*) from trials group by state")
     assert rows.fetchall() == [("COMPLETE", 3)]
+
+
+def one_argument_objective(params):  # type: ignore[no-untyped-def]
+    """The Optuna/hyperopt habit: no data argument."""
+    return (params["x"] - 0.5) ** 2
+
+
+def test_one_argument_objective_runs_and_trials_csv_keeps_its_types(
+    spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = _run(spark, one_argument_objective, X, tmp_path, trials=1, show_progress=True)
+    out = capsys.readouterr()
+    assert res.counts == {"COMPLETE": 1}
+    assert "exceeds" not in out.err, "warned about a --parallelism the user never gave"
+    assert "trials: 1 complete" in out.out
+    # resume with more trials: integer columns stay integers, times mean the trial's run
+    res2 = tune(
+        one_argument_objective,
+        out=tmp_path / "run",
+        resume=True,
+        spark=spark,
+        trials=3,
+        channel_advertise="127.0.0.1:1",
+        show_progress=False,
+        write_report=False,
+    )
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["trials"] == 3
+    csv_text = (tmp_path / "run" / "trials.csv").read_text()
+    assert "e+" not in csv_text
+    df = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert len(df) == 3 and (df["state"] == "COMPLETE").all()
+    assert df["worker_pid"].dtype.kind == "i" and df["attempts"].dtype.kind == "i"
+    start = pd.to_datetime(df["datetime_start"])
+    end = pd.to_datetime(df["datetime_complete"])
+    assert ((end - start).dt.total_seconds() - df["duration_s"]).abs().max() < 0.01
+    assert res2.trials["worker_pid"].dtype == "Int64"
+
+
+def test_resume_refuses_a_setting_that_defines_the_study(spark, tmp_path: Path) -> None:
+    _run(spark, one_argument_objective, X, tmp_path, trials=1, sampler="random")
+    with pytest.raises(ConfigError, match="--sampler cannot change on --resume"):
+        tune(one_argument_objective, out=tmp_path / "run", resume=True, sampler="tpe", spark=spark)
+    with pytest.raises(ConfigError, match="--space cannot change on --resume"):
+        tune(
+            one_argument_objective,
+            {"x": sparktf.uniform(0, 2)},
+            out=tmp_path / "run",
+            resume=True,
+            spark=spark,
+        )

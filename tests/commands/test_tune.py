@@ -34,7 +34,20 @@ def space_file(tmp_path: Path) -> Path:
         (["--objective", "no_such_module:f", "--space", "S"], "cannot import objective"),
         (["--model", "mnist_cnn", "--space", "missing.yaml"], "cannot read search space file"),
         (["--model", "mnist_cnn", "--space", "BAD"], r"unknown hyperparameter\(s\) 'layers'"),
-        (["--resume", "nowhere"], "is not a sparktf run directory"),
+        (["--resume", "nowhere"], "cannot resume .*nowhere: no such directory"),
+        (["--model", "mnist_cnn", "--space", "S", "--storage", "garbage://x"], "no database driver"),
+        (["--model", "mnist_cnn", "--space", "S", "--storage", "notaurl"], "not a database URL"),
+        (
+            ["--model", "mnist_cnn", "--space", "S", "--storage", "sqlite:////no/such/dir/s.db"],
+            "the folder /no/such/dir does not exist",
+        ),
+        (
+            ["--model", "mnist_cnn", "--space", "S", "--val-fraction", "1.5"],
+            "--val-fraction must be between 0 and 1",
+        ),
+        (["--model", "mnist_cnn", "--space", "S", "--master", "bogus"], "invalid Spark master"),
+        (["--model", "mnist_cnn", "--space", "S", "--channel-address", "x"], "must be HOST:PORT"),
+        (["--model", "mnist_cnn", "--space", "S", "--min-epochs", "0"], "--min-epochs must be"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(
@@ -57,8 +70,10 @@ def test_bad_input_exits_2_with_a_message(
     assert code == 2
     import re
 
-    assert re.search(message, capsys.readouterr().err.replace("\n", " "))
-    assert not (out / "study.db").exists()
+    err = capsys.readouterr().err
+    assert re.search(message, err.replace("\n", " ")), err
+    assert "Traceback" not in err
+    assert not out.exists(), "a refused configuration must not create the run directory"
 
 
 def test_negative_timeout_is_rejected_by_the_parser(capsys: pytest.CaptureFixture) -> None:

@@ -151,7 +151,8 @@ def run_tune(args: argparse.Namespace) -> int:
             raise ConfigError("give exactly one of --model NAME or --objective MODULE:FUNCTION")
         if not args.space:
             raise ConfigError("--space FILE is required (see 'sparktf tune --help')")
-    settings = {k: v for k, v in vars(args).items() if k in field_names() and v is not None}
+    given = {k: v for k, v in vars(args).items() if k in field_names() and v is not None}
+    settings = {k: v for k, v in given.items() if k not in ("objective", "space")}
     settings["out"] = args.resume or args.out
     result = tune(
         args.model or args.objective,
