@@ -35,7 +35,7 @@ def space_file(tmp_path: Path) -> Path:
         (["--model", "mnist_cnn", "--space", "missing.yaml"], "cannot read search space file"),
         (["--model", "mnist_cnn", "--space", "BAD"], r"unknown hyperparameter\(s\) 'layers'"),
         (["--resume", "nowhere"], "cannot resume .*nowhere: no such directory"),
-        (["--model", "mnist_cnn", "--space", "S", "--storage", "garbage://x"], "no database driver"),
+        (["--model", "mnist_cnn", "--space", "S", "--storage", "garbage://x"], "no database"),
         (["--model", "mnist_cnn", "--space", "S", "--storage", "notaurl"], "not a database URL"),
         (
             ["--model", "mnist_cnn", "--space", "S", "--storage", "sqlite:////no/such/dir/s.db"],

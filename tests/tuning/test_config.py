@@ -68,9 +68,9 @@ def test_resume_changes_only_what_may_change_and_says_why(tmp_path: Path) -> Non
     later = saved.resumed({"trials": 40, "channel_advertise": "10.0.0.1:8000", "sampler": None})
     assert (later.trials, later.channel_advertise, later.sampler) == (40, "10.0.0.1:8000", "tpe")
     assert saved.resumed({"sampler": "tpe"}).sampler == "tpe"  # the same value is no change
-    with pytest.raises(ConfigError, match="--sampler cannot change on --resume .*this search"):
+    with pytest.raises(ConfigError, match=r"--sampler cannot change on --resume .*this search"):
         saved.resumed({"sampler": "random"})
-    with pytest.raises(ConfigError, match="--val-fraction cannot change .*other data"):
+    with pytest.raises(ConfigError, match=r"--val-fraction cannot change .*other data"):
         saved.resumed({"val_fraction": 0.2})
     assert {"--trials", "--timeout", "--master", "--channel-address"} <= set(resumable())
     assert "--sampler" not in resumable()

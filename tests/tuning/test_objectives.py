@@ -35,11 +35,11 @@ def marked(params):  # type: ignore[no-untyped-def]
     raise AssertionError("not called on the driver")
 
 
-def annotated(params: dict[str, Any]) -> "keras.Model":  # type: ignore[name-defined]  # noqa: F821
+def annotated(params: dict[str, Any]) -> keras.Model:  # type: ignore[name-defined]  # noqa: F821
     raise AssertionError("not called on the driver")
 
 
-def ambiguous(params: dict[str, Any]) -> "keras.Model | float":  # type: ignore[name-defined]  # noqa: F821
+def ambiguous(params: dict[str, Any]) -> keras.Model | float:  # type: ignore[name-defined]  # noqa: F821
     return 0.0
 
 
