@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from sparktf.errors import ConfigError
 from sparktf.inference.inputs import _input_files, files_input
 
 
@@ -39,3 +42,14 @@ def test_zero_byte_files_keep_their_rows(spark: Any, tmp_path: Path) -> None:
     rows = files_input(spark, str(tmp_path / "imgs")).df.collect()
     by_name = {Path(r["id"]).name: bytes(r["content"]) for r in rows}
     assert by_name == {"full.png": b"not really a png", "empty, too.png": b"", "empty.png": b""}
+
+
+@pytest.mark.parametrize("pattern", ["*.{gif,bmp}", "**/*.{gif,bmp}"])
+def test_a_pattern_only_spark_can_expand_that_matches_nothing_is_refused(
+    spark: Any, tmp_path: Path, pattern: str
+) -> None:
+    _write(tmp_path / "imgs" / "a.png", b"x")
+    source = f"{tmp_path / 'imgs'}/{pattern}"
+    with pytest.raises(ConfigError) as info:
+        files_input(spark, source)
+    assert f"input pattern {source!r} matches no file" in str(info.value)

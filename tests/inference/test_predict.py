@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sparktf.errors import ConfigError
 from sparktf.inference import PredictConfig, predict, run_predict
 from sparktf.inference.images import ImageSpec, decode_image, to_batch
 from tests.conftest import needs_fashion
@@ -246,3 +247,13 @@ def test_best_tuned_model_accuracy_over_exported_pngs_equals_evaluate(
     hits = sum(r.top_k[0].class_index == labels[_local(r.id).name] for r in rows)
     assert all(r.top_k[0].label == ds.class_names[r.top_k[0].class_index] for r in rows)
     assert hits / n == pytest.approx(acc, abs=1e-6)  # evaluate reports float32
+
+
+def test_empty_folder_is_refused_before_the_model_is_loaded(spark: Any, tmp_path: Path) -> None:
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "readme.txt").write_text("images go here\n")
+    jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
+    # the model does not exist either: the input, checked first, is what the user hears about
+    with pytest.raises(ConfigError, match=r"input folder .*inbox holds no image files"):
+        predict(tmp_path / "inbox", tmp_path / "missing.keras", spark=spark)
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(None)) == jobs

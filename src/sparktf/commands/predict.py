@@ -31,6 +31,17 @@ def register(sub: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _model_arguments(p)
+    _input_arguments(p)
+    _preprocessing_arguments(p)
+    _output_arguments(p)
+    _execution_arguments(p)
+    _url_arguments(p)
+    p.set_defaults(func=run)
+
+
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: the model and how to read it."""
     m = p.add_argument_group("model")
     m.add_argument(
         "--model",
@@ -65,6 +76,9 @@ def register(sub: Any) -> None:
         help="load .keras files with safe_mode off (runs Lambda layers' code: trusted files only)",
     )
 
+
+def _input_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: where the images come from."""
     i = p.add_argument_group("input (one of --input, --urls)")
     src = i.add_mutually_exclusive_group(required=True)
     src.add_argument(
@@ -83,6 +97,9 @@ def register(sub: Any) -> None:
     i.add_argument("--image-column", help="Parquet: the column of encoded image bytes")
     i.add_argument("--id-column", help="Parquet: the column copied to the output's id")
 
+
+def _preprocessing_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: how images become the model's input."""
     pre = p.add_argument_group("preprocessing (default: from the model or its run directory)")
     pre.add_argument("--input-size", help="HEIGHTxWIDTH the images are resized to, e.g. 224x224")
     pre.add_argument("--channels", type=int, choices=(1, 3), help="1 (grayscale) or 3 (RGB)")
@@ -106,6 +123,9 @@ def register(sub: Any) -> None:
         help="refuse larger images as decompression bombs (default: 40000000)",
     )
 
+
+def _output_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: where the predictions go."""
     o = p.add_argument_group("output")
     o.add_argument(
         "--out",
@@ -119,6 +139,9 @@ def register(sub: Any) -> None:
         "--probabilities", action="store_true", help="also write the full probability vector"
     )
 
+
+def _execution_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: Spark and batching."""
     x = p.add_argument_group("execution")
     x.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
     add_conf_option(x)
@@ -133,6 +156,9 @@ def register(sub: Any) -> None:
     )
     x.add_argument("--no-progress", action="store_true", help="no progress display")
 
+
+def _url_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: downloads on the executors."""
     u = p.add_argument_group("URLs")
     u.add_argument(
         "--timeout", type=float, default=10.0, help="seconds per download attempt (default: 10)"
@@ -152,7 +178,6 @@ def register(sub: Any) -> None:
     u.add_argument(
         "--fetch-threads", type=int, default=8, help="parallel downloads per task (default: 8)"
     )
-    p.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:

@@ -1,7 +1,8 @@
 """Batch inference: apply a trained model to many images with Spark (``sparktf predict``).
 
-Modules: :mod:`.models` (loading Keras, SavedModel, GraphDef, run directories and
-``keras.applications``), :mod:`.images` (decode/resize like Keras), :mod:`.urls` (fetching on the
+Modules: :mod:`.models` (resolving and loading a model), :mod:`.kinds` (one handler per model
+kind: Keras file, SavedModel, GraphDef, tune run directory, ``keras.applications``),
+:mod:`.images` (decode/resize like Keras), :mod:`.urls` (fetching on the
 executors), :mod:`.labels` (ImageNet labels shipped with sparktf), :mod:`.inputs` (files, URLs,
 Parquet, IDX, DataFrames) and :mod:`.predict` (the Spark side).
 """

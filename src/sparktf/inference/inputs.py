@@ -223,6 +223,8 @@ def files_input(spark: SparkSession, source: str) -> ImageInput:
     try:
         df = reader.load(src.path)
     except Exception as exc:  # AnalysisException: path not found etc.
+        if _glob_magic(source) and "Path does not exist" in str(exc):
+            raise no_images_error(src) from exc  # Hadoop's glob matched nothing
         raise _spark_error(source, exc) from exc
     out = df.select(F.col("path").alias("id"), F.col("content"))
     files = _input_files(df)
