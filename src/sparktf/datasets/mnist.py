@@ -20,6 +20,7 @@ import numpy as np
 
 from sparktf.datasets.idx import read_idx
 from sparktf.errors import ConfigError, DataError
+from sparktf.fileio import write_atomic
 
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -204,9 +205,7 @@ def _download(spec: DatasetSpec, target: Path, timeout: float) -> list[str]:
             if got != digest:
                 failures.append(f"{url}: SHA-256 {got} does not match the expected {digest}")
                 continue
-            tmp = dest.with_suffix(dest.suffix + ".part")
-            tmp.write_bytes(payload)
-            tmp.replace(dest)
+            write_atomic(dest, payload)
             ok = True
             break
         if not ok:

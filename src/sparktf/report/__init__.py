@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sparktf.errors import ConfigError
+from sparktf.fileio import write_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -122,7 +123,7 @@ def write_report(
         sections.append(_render(run.path / f"{key}.png", key, title, caption, fn))
     out = run.path / REPORT_HTML
     text = html.study_page(data, run.read_config(), sections, top)
-    _write_text(out, text)
+    write_atomic(out, text)
     return out
 
 
@@ -139,12 +140,6 @@ def _render(png: Path, key: str, title: str, caption: str, fn: Callable[[], Figu
         return Section(key, title, caption, note=str(exc))
     plots.save(fig, png)
     return Section(key, title, caption, png=png)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def compare(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
@@ -182,7 +177,7 @@ def compare(run_dirs: Sequence[str | Path], out: str | Path) -> Path:
         lambda: plots.compare(studies),
     )
     path = out_dir / COMPARE_HTML
-    _write_text(path, html.compare_page(studies, section))
+    write_atomic(path, html.compare_page(studies, section))
     return path
 
 
