@@ -19,6 +19,7 @@ def test_mnist_cnn_architecture_and_defaults() -> None:
         "dropout": 0.5,
         "epochs": 1,
         "optimizer": "adam",
+        "seed": 0,
     }
     model = build_mnist_cnn({"neurons": 32})
     kinds = [type(layer).__name__ for layer in model.layers]
