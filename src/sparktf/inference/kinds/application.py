@@ -5,13 +5,13 @@ shipped; their classes are the 1000 ImageNet classes."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sparktf.errors import ConfigError
+from sparktf.fileio import write_atomic
 from sparktf.inference.config import PredictConfig
 from sparktf.inference.kinds.base import (
     ModelKind,
@@ -153,9 +153,7 @@ def _application_weight_shapes(
     shapes = sorted(list(w.shape) for w in model.weights)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(shapes))
-        tmp.replace(cached)
+        write_atomic(cached, json.dumps(shapes))
     except OSError:  # a read-only cache only costs time
         pass
     return shapes
