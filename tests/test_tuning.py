@@ -435,3 +435,27 @@ def test_resume_refuses_a_setting_that_defines_the_study(spark, tmp_path: Path) 
             resume=True,
             spark=spark,
         )
+
+
+def test_a_keras_trial_judged_at_its_last_epoch_completes(spark, tmp_path: Path) -> None:
+    # ASHA's rung at epoch 1 would stop the bad trial, but it has trained its whole budget:
+    # it completes and is evaluated instead of being thrown away as PRUNED.
+    from sparktf.datasets import load
+    from tests.conftest import make_idx_dataset
+
+    data = load("mnist", data_dir=make_idx_dataset(tmp_path / "d", 200, 40), download=False)
+    space = {"learning_rate": sparktf.choice([3e-3, 1e-9]), "neurons": 16, "epochs": 1}
+    res = _run(
+        spark,
+        "mnist_cnn",
+        space,
+        tmp_path,
+        data=data,
+        trials=2,
+        sampler="random",
+        pruner="asha",
+        parallelism=1,
+        enqueue=[{"learning_rate": 3e-3}, {"learning_rate": 1e-9}],
+    )
+    assert res.counts == {"COMPLETE": 2}
+    assert res.trials["test_error"].notna().all()

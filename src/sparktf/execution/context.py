@@ -28,12 +28,14 @@ class TrialContext:
     curve: dict[int, float] = field(default_factory=dict)
     pruned_at: int | None = None
 
-    def should_stop(self, step: int, value: float) -> bool:
-        """Record ``value`` at ``step``, report it, and return True when the trial must stop."""
+    def should_stop(self, step: int, value: float, final: bool = False) -> bool:
+        """Record ``value`` at ``step``, report it, and return True when the trial must stop.
+        At the ``final`` step the trial has spent its budget: it completes whatever the
+        pruner says."""
         self.curve[int(step)] = float(value)
         if not math.isfinite(value):
             return False
-        if self.client.report(step, value):
+        if self.client.report(step, value) and not final:
             self.pruned_at = int(step)
             return True
         return False

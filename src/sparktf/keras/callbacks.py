@@ -12,7 +12,8 @@ class ReportCallback(keras.callbacks.Callback):
     """Report ``monitor`` to the driver after each epoch; stop training when told to.
 
     Works inside a sparktf trial; outside one it does nothing. When the driver prunes the
-    trial, training ends at the end of the current epoch and the history is kept.
+    trial, training ends at the end of the current epoch and the history is kept; after the
+    last epoch there is nothing left to save, so the trial completes (and is evaluated).
 
     Args:
         monitor: the Keras log key to report (default ``val_accuracy``).
@@ -27,5 +28,6 @@ class ReportCallback(keras.callbacks.Callback):
         logs = logs or {}
         if ctx is None or self.monitor not in logs:
             return
-        if ctx.should_stop(epoch + 1, float(logs[self.monitor])):
+        final = epoch + 1 >= int(self.params.get("epochs") or 0) > 0
+        if ctx.should_stop(epoch + 1, float(logs[self.monitor]), final=final):
             self.model.stop_training = True
