@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from sparktf import __version__
-from sparktf.cli import COMMANDS, build_parser, main
+from sparktf.cli import COMMANDS, build_parser, main, output_level
 
 
 def _subcommand_paths() -> list[list[str]]:
@@ -53,3 +53,37 @@ def test_unknown_flag_exits_2(capsys: pytest.CaptureFixture) -> None:
         main(["data", "info", "mnist", "--frobnicate"])
     assert exc.value.code == 2
     assert "unrecognized arguments: --frobnicate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", _subcommand_paths(), ids=lambda p: " ".join(p))
+def test_every_command_offers_the_output_flags(
+    path: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit):
+        main([*path, "--help"])
+    out = capsys.readouterr().out
+    assert "--verbose" in out and "--quiet" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--verbose", "data", "info", "mnist"],
+        ["data", "--verbose", "info", "mnist"],
+        ["data", "info", "mnist", "--verbose"],
+        ["--quiet", "report", "run"],
+        ["report", "run", "--quiet"],
+        ["--quiet", "tune", "--model", "mnist_cnn"],
+        ["tune", "--model", "mnist_cnn", "--verbose"],
+    ],
+)
+def test_output_flags_count_before_or_after_the_command(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert output_level(args) == ("--verbose" in argv, "--quiet" in argv)
+
+
+def test_verbose_and_quiet_together_exit_2(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--verbose", "report", "run", "--quiet"])
+    assert exc.value.code == 2
+    assert "--verbose and --quiet exclude each other" in capsys.readouterr().err

@@ -41,6 +41,8 @@ from rich.progress import (
 from rich.text import Text
 
 console = Console(stderr=True, highlight=False)
+# In a log or a pipe a long line stays one line, not wrapped at an assumed width of 80.
+console.soft_wrap = not console.is_terminal
 
 # Set in the executors' environment under --verbose: their Python workers then leave other
 # libraries' logs alone (see ``silence_libraries``).

@@ -1,0 +1,196 @@
+"""Output belongs to sparktf: real ``sparktf predict`` and ``sparktf tune`` runs (subprocesses,
+stderr a pipe as in a log) print no line of TensorFlow, absl, Spark/log4j, the JVM, Optuna or
+Python warnings; ``--verbose`` brings them back; ``--quiet`` prints only the result; progress off
+a terminal is plain lines. Nothing here is mocked."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from sparktf.console import PlainProgress, plain_line
+from sparktf.trial import report
+from tests.inference.conftest import build_gray_model, encode, photo
+
+REPO = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "sparktf.cli"]
+TIMEOUT = 300.0
+
+# What other libraries print: TensorFlow/absl, oneDNN, the JVM and log4j, Java stack traces,
+# Optuna's logging, Python warnings and tracebacks, and the executor's channel warning.
+FOREIGN = re.compile(
+    r"WARNING:|^[IWEF]\d{4} |oneDNN|cpu_feature_guard|rebuild TensorFlow|absl|log4j"
+    r"|Using incubator|Setting default log level|To adjust logging level|Using Spark's"
+    r"|\bWARN\b| ERROR |NativeCodeLoader|TaskContextImpl|^\s+at [\w$.]+\(|Exception in"
+    r"|Warning:|UserWarning|DeprecationWarning|Traceback|BrokenPipeError|^\[[IWE] 20"
+    r"|A new study created|optuna|cannot reach the driver"
+)
+
+
+def slow_curve(params: dict[str, Any], data: Any) -> float:
+    """Reports a step every 0.3 s for about 30 s: a driver that stops it meets it reporting."""
+    for step in range(1, 100):
+        report(step, 0.01 * step)
+        time.sleep(0.3)
+    return 1.0
+
+
+def _env() -> dict[str, str]:
+    drop = ("TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS", "SPARK_MASTER")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=REPO,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def _foreign(text: str) -> list[str]:
+    return [line for line in text.splitlines() if FOREIGN.search(line)]
+
+
+def _assert_plain(stderr: str) -> None:
+    """No live display off a terminal: no carriage returns, no cursor moves, no bar."""
+    assert "\r" not in stderr and "\x1b[" not in stderr, stderr
+    assert not re.search(r"━+\s*\d+/\d+", stderr), stderr  # a rich bar printed as text
+
+
+@pytest.fixture(scope="module")
+def predict_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    d = tmp_path_factory.mktemp("output")
+    model = d / "m.keras"
+    build_gray_model().save(model)  # type: ignore[attr-defined]
+    images = d / "images"
+    images.mkdir()
+    for i in range(3):
+        (images / f"{i}.png").write_bytes(encode(photo(28, 28, seed=i)[:, :, 0], "PNG"))
+    return ["predict", "--model", str(model), "--input", str(images), "--master", "local[1]"]
+
+
+def test_predict_prints_only_its_own_lines(predict_args: list[str]) -> None:
+    res = _run(predict_args)
+    assert res.returncode == 0, res.stderr
+    assert not _foreign(res.stdout + res.stderr), res.stderr
+    rows = [ln for ln in res.stdout.splitlines() if ln.startswith("file:")]
+    assert len(rows) == 3, res.stdout
+    _assert_plain(res.stderr)
+    for line in res.stderr.splitlines():  # what remains is sparktf's plain progress line
+        assert re.match(r"predict: \d+(/\d+)?, \d+:\d\d:\d\d elapsed", line), res.stderr
+
+
+def test_predict_quiet_prints_only_the_result(predict_args: list[str]) -> None:
+    res = _run([*predict_args, "--quiet"])
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
+    lines = res.stdout.splitlines()
+    assert sum(ln.startswith("file:") for ln in lines) == 3, res.stdout
+    assert re.search(r"rows: .*ok", lines[-1]), res.stdout  # the summary line
+
+
+def _tune_args(tmp_path: Path, *extra: str) -> list[str]:
+    space = tmp_path / "space.yaml"
+    space.write_text("x: {type: uniform, low: 0, high: 1}\n")
+    return [
+        "tune",
+        "--objective",
+        "tests.test_output:slow_curve",
+        "--space",
+        str(space),
+        "--metric",
+        "value",
+        "--direction",
+        "maximize",
+        "--pruner",
+        "none",
+        "--master",
+        "local[2]",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-report",
+        *extra,
+    ]
+
+
+def test_verbose_before_the_command_shows_other_libraries(tmp_path: Path) -> None:
+    args = _tune_args(tmp_path, "--trials", "1")
+    args[args.index("tests.test_output:slow_curve")] = "tests.objectives:quadratic"
+    res = _run(["--verbose", *args])
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"^best: value = ", res.stdout, re.M), res.stdout
+    foreign = _foreign(res.stderr)
+    assert any(re.search("incubator|log4j|Setting default log level", ln) for ln in foreign), (
+        res.stderr
+    )
+
+
+def test_tune_timeout_prints_no_traceback_and_no_false_channel_warning(tmp_path: Path) -> None:
+    # both trials report to the driver while --timeout cancels them and the channel closes
+    res = _run(_tune_args(tmp_path, "--trials", "2", "--timeout", "6"))
+    assert "--timeout was reached" in res.stderr, res.stderr
+    assert not _foreign(res.stdout + res.stderr), res.stderr
+    _assert_plain(res.stderr)
+    assert re.search(r"^tune: \d+/2, \d+:\d\d:\d\d elapsed", res.stderr, re.M), res.stderr
+
+
+def test_tune_ctrl_c_prints_no_traceback(tmp_path: Path) -> None:
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as fh:
+        proc = subprocess.Popen(
+            [*CLI, *_tune_args(tmp_path, "--trials", "4")],
+            cwd=REPO,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=fh,
+            start_new_session=True,  # Ctrl-C on a terminal reaches the whole process group
+        )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while "tune: " not in err.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, err.read_text()
+            time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        rc = proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = err.read_text()
+    assert rc == 130, text
+    assert text.rstrip().endswith("interrupted"), text
+    assert not _foreign(text), text
+
+
+def test_plain_progress_prints_changes_and_a_last_line() -> None:
+    out = io.StringIO()
+    bar = PlainProgress(Console(file=out, width=200), interval=0.05, heartbeat=60)
+    with bar:
+        task = bar.add_task("tune", total=4, status="")
+        time.sleep(0.3)  # total known, nothing done: one line
+        bar.update(task, completed=1, status="best 0.5")
+        time.sleep(0.3)
+        bar.update(task, completed=4, status="best 0.9")
+    lines = out.getvalue().splitlines()
+    assert [ln.split(",")[0] for ln in lines] == ["tune: 0/4", "tune: 1/4", "tune: 4/4"]
+    assert lines[-1].endswith("; best 0.9") and "elapsed" in lines[-1]
+    assert plain_line(bar.tasks[0]).startswith("tune: 4/4, ")
