@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,9 @@ from rich.console import Console
 
 from sparktf.console import PlainProgress, plain_line
 from sparktf.trial import report
+from tests.clusterutil import CLI, REPO
 from tests.inference.conftest import build_gray_model, encode, photo
 
-REPO = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-m", "sparktf.cli"]
 TIMEOUT = 300.0
 
 # What other libraries print: TensorFlow/absl, oneDNN, the JVM and log4j, Java stack traces,
