@@ -460,6 +460,7 @@ class _TaskProgress:
         self.tracker = spark.sparkContext.statusTracker()
         self.group = group
         self.show = show
+        self.succeeded = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -481,6 +482,7 @@ class _TaskProgress:
 
         with progress(transient=True) as bar:
             task = bar.add_task("predict", total=None, status="")
+            total = 0
             while not self._stop.wait(0.3):
                 try:
                     done, total = self._counts()
@@ -488,6 +490,8 @@ class _TaskProgress:
                     continue
                 if total:
                     bar.update(task, completed=done, total=total, status="Spark tasks")
+            if total and self.succeeded:  # the last line says the job is done
+                bar.update(task, completed=total, total=total, status="Spark tasks")
 
     def __enter__(self) -> _TaskProgress:
         if self.show:
@@ -495,6 +499,7 @@ class _TaskProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.succeeded = exc[0] is None
         self._stop.set()
         if self.show:
             self._thread.join(timeout=5)

@@ -87,7 +87,7 @@ def tune(
     t0 = time.perf_counter()
     quiet = is_quiet()
     say: Say = _sayer(show_progress and not quiet)  # sparktf's informational lines
-    tell: Say = _sayer(show_progress)  # what the user must know even with --quiet
+    tell: Say = _sayer(show_progress, always=True)  # what the user must know even with --quiet
     cfg, obj = _configure(objective, space, data, resume, settings)
     data_obj = load_data(cfg, None if isinstance(data, str) else data, obj.kind)
     cfg, sampler, pruner = _search(cfg, obj, say)
@@ -116,11 +116,19 @@ def tune(
     return res
 
 
-def _sayer(show: bool) -> Say:
-    def say(msg: str) -> None:
-        if show:
-            from sparktf.console import console
+def _sayer(show: bool, always: bool = False) -> Say:
+    """Print sparktf's lines on stderr when ``show``; with ``always``, even under --quiet."""
 
+    def say(msg: str) -> None:
+        if not show:
+            return
+        from rich.text import Text
+
+        from sparktf.console import console, print_always
+
+        if always:
+            print_always(Text(msg))
+        else:
             console.print(msg, markup=False, highlight=False)
 
     return say
@@ -287,7 +295,7 @@ def _dispatch(
     """Run the trials; trials.csv and the storage are complete when this returns or raises.
     ``slots`` is (trials in flight, the cluster's task slots)."""
     par = slots[0]
-    say = _sayer(show_progress)
+    say = _sayer(show_progress)  # False under --quiet
     study = mirror.study
     outputs = Outputs(cfg, obj, data)
     settings = DispatchSettings(
