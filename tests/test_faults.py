@@ -173,7 +173,7 @@ def test_worker_loss_mid_prediction_keeps_every_row_once(
     assert df["error"].isna().all()
 
 
-XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below: 2 s per trial
+XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below: 3 s per trial
 
 
 def _stop_study(tmp_path: Path, sig: signal.Signals, what: str, until: Any) -> tuple[Path, int]:
@@ -183,7 +183,7 @@ def _stop_study(tmp_path: Path, sig: signal.Signals, what: str, until: Any) -> t
     log, run = tmp_path / "calls.log", tmp_path / "run"
     space = write_space(
         tmp_path / "space.json",
-        {"x": {"type": "grid", "values": XS}, "sleep": 2, "log": str(log)},
+        {"x": {"type": "grid", "values": XS}, "sleep": 3, "log": str(log)},
     )
     proc = start_cli(
         _tune_args(space, run, len(XS), "--master", "local[2]"), tmp_path / "tune-1.log"

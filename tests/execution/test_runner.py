@@ -17,6 +17,7 @@ def test_a_trial_survives_the_trip_as_text() -> None:
         monitor="val_accuracy",
         channel=None,
         best_value=0.91,
+        val_fraction=0.1,
     )
     text = encode_task(task)
     assert isinstance(text, str) and text.isascii()

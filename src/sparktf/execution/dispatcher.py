@@ -60,23 +60,24 @@ class _Running:
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    """What the dispatcher needs from the tune configuration."""
+    """What the dispatcher needs from the tune configuration (``TuneConfig`` holds the
+    defaults; ``sparktf.tuning.api`` builds this from it)."""
 
     trials: int
     parallelism: int
     metric: str
     direction: str
     monitor: str
-    max_retries: int = 1
-    trial_timeout: float | None = None
-    timeout: float | None = None
-    val_fraction: float = 0.1
-    channel: bool = True
-    channel_advertise: str | None = None
+    max_retries: int
+    trial_timeout: float | None
+    timeout: float | None
+    val_fraction: float
+    channel: bool
+    channel_advertise: str | None
     # > 0: Spark runs at most this many of the study's jobs at once (the cluster's task slots,
     # at most ``parallelism``), and up to this many more trials are submitted ahead to wait in
     # Spark's queue. 0: exactly ``parallelism`` jobs are submitted at a time.
-    queue_ahead: int = 0
+    queue_ahead: int
 
 
 class Dispatcher:

@@ -75,7 +75,7 @@ class TrialTask:
     monitor: str
     channel: ChannelAddress | None
     best_value: float | None
-    val_fraction: float = 0.1
+    val_fraction: float
 
 
 class Outcome(str, Enum):
