@@ -343,29 +343,28 @@ def test_unreachable_channel_means_no_pruning_and_a_warning(
     assert "cannot reach the driver's report channel" in err and "pruning is off" in err
 
 
-def test_pruned_keras_trial_keeps_its_learning_curve(spark, tmp_path: Path) -> None:
+def _good_then_bad_cnn(spark, tmp_path: Path, images: int, epochs: int, trials: int, **space):
+    """A tiny mnist_cnn study under ASHA: a learning trial, then one that cannot learn."""
     from sparktf.datasets import load
     from tests.conftest import make_idx_dataset
 
-    data = load("mnist", data_dir=make_idx_dataset(tmp_path / "d", 300, 50), download=False)
-    space = {
-        "learning_rate": sparktf.choice([3e-3, 1e-9]),
-        "neurons": 16,
-        "epochs": 3,
-        "batch_size": 16,
-    }
-    res = _run(
+    data = load("mnist", data_dir=make_idx_dataset(tmp_path / "d", images, 50), download=False)
+    return _run(
         spark,
         "mnist_cnn",
-        space,
+        {"learning_rate": sparktf.choice([3e-3, 1e-9]), "neurons": 16, "epochs": epochs, **space},
         tmp_path,
         data=data,
-        trials=3,
+        trials=trials,
         sampler="random",
         pruner="asha",
         parallelism=1,
         enqueue=[{"learning_rate": 3e-3}, {"learning_rate": 1e-9}],
     )
+
+
+def test_pruned_keras_trial_keeps_its_learning_curve(spark, tmp_path: Path) -> None:
+    res = _good_then_bad_cnn(spark, tmp_path, 300, epochs=3, trials=3, batch_size=16)
     df = res.trials.set_index("number")
     assert df.loc[0, "state"] == "COMPLETE" and df.loc[0, "epochs_completed"] == 3
     assert df.loc[1, "state"] == "PRUNED" and df.loc[1, "pruned_at_epoch"] == 1
@@ -440,22 +439,6 @@ def test_resume_refuses_a_setting_that_defines_the_study(spark, tmp_path: Path) 
 def test_a_keras_trial_judged_at_its_last_epoch_completes(spark, tmp_path: Path) -> None:
     # ASHA's rung at epoch 1 would stop the bad trial, but it has trained its whole budget:
     # it completes and is evaluated instead of being thrown away as PRUNED.
-    from sparktf.datasets import load
-    from tests.conftest import make_idx_dataset
-
-    data = load("mnist", data_dir=make_idx_dataset(tmp_path / "d", 200, 40), download=False)
-    space = {"learning_rate": sparktf.choice([3e-3, 1e-9]), "neurons": 16, "epochs": 1}
-    res = _run(
-        spark,
-        "mnist_cnn",
-        space,
-        tmp_path,
-        data=data,
-        trials=2,
-        sampler="random",
-        pruner="asha",
-        parallelism=1,
-        enqueue=[{"learning_rate": 3e-3}, {"learning_rate": 1e-9}],
-    )
+    res = _good_then_bad_cnn(spark, tmp_path, 200, epochs=1, trials=2)
     assert res.counts == {"COMPLETE": 2}
     assert res.trials["test_error"].notna().all()

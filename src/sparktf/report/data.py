@@ -6,7 +6,6 @@ from its trials (params, value, intermediate values, user attributes set by ``sp
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,14 +96,6 @@ class StudyData:
         """The earliest executor-side start of any trial (unix seconds)."""
         timed = self.timed()
         return timed[0][1] if timed else None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(f) if math.isfinite(f) else None
 
 
 def _open(run: RunDir, config: Mapping[str, Any]) -> optuna.Study:
@@ -215,7 +206,7 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
     if importance:
         imp, note = _importance(study)
     direction = str(config.get("direction") or study.direction.name.lower())
-    parallelism = _int(config.get("parallelism"))
+    parallelism = record.as_int(config.get("parallelism"))
     return StudyData(
         run_dir=run.path,
         study_name=study.study_name,

@@ -192,7 +192,8 @@ def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat()
 
 
-def _num(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
+    """``value`` as a finite float, else None."""
     try:
         f = float(value)
     except (TypeError, ValueError):
@@ -200,8 +201,9 @@ def _num(value: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _int(value: Any) -> int | None:
-    f = _num(value)
+def as_int(value: Any) -> int | None:
+    """``value`` as an int (from any finite number), else None."""
+    f = as_number(value)
     return int(f) if f is not None else None
 
 
@@ -220,9 +222,9 @@ def decode(trial: optuna.trial.FrozenTrial) -> TrialRecord:
     ua = trial.user_attrs
     params = dict(ua.get(PARAMS) or {})
     params.update(trial.params)  # searched values win; the attribute adds the fixed ones
-    value = _num(trial.value)
+    value = as_number(trial.value)
     if value is None and trial.state.name == "PRUNED" and trial.last_step is not None:
-        value = _num(trial.intermediate_values[trial.last_step])
+        value = as_number(trial.intermediate_values[trial.last_step])
     metrics = {
         str(k): float(v)
         for k, v in (ua.get(METRICS) or {}).items()
@@ -237,12 +239,12 @@ def decode(trial: optuna.trial.FrozenTrial) -> TrialRecord:
         curve={int(k): float(v) for k, v in sorted(trial.intermediate_values.items())},
         metrics=metrics,
         worker_host=str(host) if host is not None else None,
-        worker_pid=_int(ua.get(WORKER_PID)),
-        run_start=_num(ua.get(RUN_START)),
-        run_end=_num(ua.get(RUN_END)),
-        epochs_completed=_int(ua.get(EPOCHS_COMPLETED)),
-        pruned_at_epoch=_int(ua.get(PRUNED_AT_EPOCH)),
-        attempts=_int(ua.get(ATTEMPTS)),
+        worker_pid=as_int(ua.get(WORKER_PID)),
+        run_start=as_number(ua.get(RUN_START)),
+        run_end=as_number(ua.get(RUN_END)),
+        epochs_completed=as_int(ua.get(EPOCHS_COMPLETED)),
+        pruned_at_epoch=as_int(ua.get(PRUNED_AT_EPOCH)),
+        attempts=as_int(ua.get(ATTEMPTS)),
         error=str(error) if error else None,
         searched=tuple(trial.params),
     )

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from sparktf.search import record
-from sparktf.search.study import is_better
 from sparktf.tuning.config import TuneConfig
 from sparktf.tuning.outputs import TuneResult
 
@@ -57,20 +56,17 @@ class Display:
         """Refresh the counts and the best value."""
         if self.bar is None or self.task is None:
             return
-        counts = dict.fromkeys(("COMPLETE", "PRUNED", "FAILED"), 0)
-        best: float | None = None
-        for t in study.get_trials(deepcopy=False):
-            state = t.state.name if t.state.name != "FAIL" else "FAILED"
-            if state in counts and not record.is_interrupted(t):
-                counts[state] += 1
-            if state == "COMPLETE" and t.value is not None:
-                best = t.value if is_better(t.value, best, self.cfg.direction) else best
+        recs = record.records(study)
+        counts = record.counts(recs)
+        done = [r.value for r in recs if r.state == "COMPLETE" and r.value is not None]
+        best = (max if self.cfg.direction == "maximize" else min)(done) if done else None
         status = (
-            f"running {dispatcher.active()} | pruned {counts['PRUNED']} | "
-            f"failed {counts['FAILED']} | best {self.cfg.metric} "
+            f"running {dispatcher.active()} | pruned {counts.get('PRUNED', 0)} | "
+            f"failed {counts.get('FAILED', 0)} | best {self.cfg.metric} "
             f"{'-' if best is None else f'{best:.4g}'}"
         )
-        self.bar.update(self.task, completed=sum(counts.values()), status=status)
+        finished = sum(n for state, n in counts.items() if record.TrialStatus(state).counts)
+        self.bar.update(self.task, completed=finished, status=status)
 
 
 def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
