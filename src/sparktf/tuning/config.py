@@ -169,11 +169,15 @@ def default_direction(metric: str) -> str:
     return "minimize"
 
 
+def _flag(name: str) -> str:
+    """The command-line flag of a TuneConfig field."""
+    return str(next(f.metadata["flag"] for f in fields(TuneConfig) if f.name == name))
+
+
 def _at_least(cfg: TuneConfig, name: str, low: float, what: str) -> None:
     value = getattr(cfg, name)
     if value is not None and (isinstance(value, bool) or not value >= low):
-        flag = next(f.metadata["flag"] for f in fields(cfg) if f.name == name)
-        raise ConfigError(f"{flag} must be {what}, got {value!r}")
+        raise ConfigError(f"{_flag(name)} must be {what}, got {value!r}")
 
 
 def _check_counts(cfg: TuneConfig) -> None:
@@ -187,8 +191,7 @@ def _check_counts(cfg: TuneConfig) -> None:
     for name in ("trial_timeout", "timeout"):
         value = getattr(cfg, name)
         if value is not None and not value > 0:
-            flag = "--" + name.replace("_", "-")
-            raise ConfigError(f"{flag} must be a positive number of seconds, got {value!r}")
+            raise ConfigError(f"{_flag(name)} must be a positive number of seconds, got {value!r}")
     if not 0 < cfg.val_fraction < 1:
         raise ConfigError(
             f"--val-fraction must be between 0 and 1 (the share of the training images held "
