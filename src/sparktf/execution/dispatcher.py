@@ -93,6 +93,8 @@ class Dispatcher:
         on_finished: called on the driver after each trial is told to Optuna.
         on_event: called with a short text for the progress display (retries, warnings).
         on_started: called on the driver after each new trial got its parameters.
+        on_slots: called by the dispatch loop whenever the trials holding a slot may have
+            changed (before it waits), e.g. to refresh a display of ``active()``.
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class Dispatcher:
         on_finished: Callable[[optuna.Trial, TrialOutcome | None], None],
         on_event: Callable[[str], None],
         on_started: Callable[[optuna.Trial], None] | None = None,
+        on_slots: Callable[[], None] | None = None,
     ) -> None:
         self.spark = spark
         self.sc = spark.sparkContext
@@ -117,6 +120,7 @@ class Dispatcher:
         self.on_finished = on_finished
         self.on_event = on_event
         self.on_started = on_started
+        self.on_slots = on_slots
         self.lock = threading.RLock()  # every Optuna call goes through it
         self.running: dict[Future[TrialOutcome], _Running] = {}
         self.by_number: dict[int, _Running] = {}
@@ -419,6 +423,8 @@ class Dispatcher:
                         break
                     self._prefetch()
                     self._take_slots()
+                    if self.on_slots is not None:
+                        self.on_slots()
                     deadlines = [r.deadline for r in self.running.values() if r.deadline]
                     if study_deadline and not self.stopping:
                         deadlines.append(study_deadline)

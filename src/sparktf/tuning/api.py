@@ -331,6 +331,7 @@ def _dispatch(
         finished,
         display.event,
         mirror.started,
+        on_slots=lambda: display.update(study, dispatcher),
     )
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "
