@@ -227,7 +227,9 @@ def test_existing_run_directory_needs_resume(spark, tmp_path: Path) -> None:
         _run(spark, objectives.quadratic, X, tmp_path, trials=1)
 
 
-def test_resume_after_interruption_repeats_no_completed_trial(spark, tmp_path: Path) -> None:
+def test_resume_after_interruption_repeats_no_completed_trial(
+    spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log, flag = tmp_path / "calls.log", tmp_path / "slow"
     flag.write_text("")
     data = {"log": str(log), "slow_flag": str(flag)}
@@ -245,7 +247,10 @@ def test_resume_after_interruption_repeats_no_completed_trial(spark, tmp_path: P
         parallelism=2,
         sampler="random",
         direction="minimize",
+        show_progress=True,
     )
+    err = capsys.readouterr().err
+    assert "the study stopped after" in err and f"--resume {tmp_path / 'run'}" in err, err
     done1 = res1.trials[res1.trials["state"] == "COMPLETE"]
     cut = res1.trials["state"].isin(["INTERRUPTED", "NOT_STARTED"])
     assert {1.0, 2.0} <= set(done1["params_x"])
@@ -259,9 +264,10 @@ def test_resume_after_interruption_repeats_no_completed_trial(spark, tmp_path: P
         resume=True,
         spark=spark,
         data=data,
-        show_progress=False,
+        show_progress=True,
         write_report=False,
     )
+    assert "stopped after" not in capsys.readouterr().err, "a finished study said it stopped"
     df = res2.trials
     counted = df[~df["state"].isin(["INTERRUPTED", "NOT_STARTED"])]
     assert len(counted) == 6 and (counted["state"] == "COMPLETE").all()

@@ -12,6 +12,7 @@ from sparktf.errors import ConfigError
 from sparktf.execution.dispatcher import Dispatcher, DispatchSettings
 from sparktf.execution.runner import Objective, ObjectiveKind, TrialOutcome
 from sparktf.search.mirror import MirroredStudy
+from sparktf.search.record import TrialStatus
 from sparktf.search.space import SearchSpace
 from sparktf.search.study import (
     grid_points,
@@ -108,8 +109,9 @@ def tune(
     if show_progress:
         print_summary(res, cfg, table=not quiet)
     hint = _resume_hint(cfg)
-    if res.counts.get("INTERRUPTED") or res.counts.get("NOT_STARTED"):
-        tell(f"the study stopped early; {hint}")
+    counted = sum(n for state, n in res.counts.items() if TrialStatus(state).counts)
+    if counted < cfg.trials:  # interrupted trials of an earlier run, re-run since, do not count
+        tell(f"the study stopped after {counted} of {cfg.trials} trials; {hint}")
     if write_report:
         _report(cfg.run_dir.path, say)
     check_failed(res, hint)
