@@ -145,7 +145,5 @@ def check_failed(res: TuneResult, resume_hint: str) -> None:
     if len(failed):
         errors = [e for e in failed["error"] if isinstance(e, str) and e]
         first = errors[0] if errors else "no error text"
-        raise StudyFailed(
-            f"all {len(failed)} trials failed; the first one's error:\n{first}"
-        )
+        raise StudyFailed(f"all {len(failed)} trials failed; the first one's error:\n{first}")
     raise StudyFailed(f"the study stopped before any trial finished; {resume_hint}")
