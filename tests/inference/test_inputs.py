@@ -1,4 +1,4 @@
-"""Image-file inputs: Spark's listing of the input files, fetched from the JVM in one go."""
+"""Image-file inputs: every file Spark lists is a row, zero-byte files included."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sparktf.errors import ConfigError
-from sparktf.inference.inputs import _input_files, files_input
+from sparktf.inference.inputs import files_input
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -17,22 +17,17 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-def test_input_files_equal_spark_listing_even_with_awkward_names(
-    spark: Any, tmp_path: Path
-) -> None:
-    for name in ("a.png", "b c.png", "sub/d.png"):
-        _write(tmp_path / "plain" / name, b"x")
-    df = spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-    plain = df.load(str(tmp_path / "plain"))
-    assert sorted(_input_files(plain)) == sorted(plain.inputFiles())
-    assert len(_input_files(plain)) == 3
-
-    # ", " inside a name makes the fast text form ambiguous: the public listing is used
-    _write(tmp_path / "odd" / "x, y.png", b"x")
-    _write(tmp_path / "odd" / "z.png", b"x")
-    odd = df.load(str(tmp_path / "odd"))
-    assert sorted(_input_files(odd)) == sorted(odd.inputFiles())
-    assert len(_input_files(odd)) == 2
+def test_every_listed_file_is_a_row_even_with_awkward_names(spark: Any, tmp_path: Path) -> None:
+    for name in ("a.png", "b c.png", "sub/d.png", "x, y.png", "sub/e, f.png"):
+        _write(tmp_path / "imgs" / name, b"x")
+    rows = files_input(spark, str(tmp_path / "imgs")).df.collect()
+    assert sorted(Path(r["id"].removeprefix("file:")).name for r in rows) == [
+        "a.png",
+        "b c.png",
+        "d.png",
+        "e, f.png",
+        "x, y.png",
+    ]
 
 
 def test_zero_byte_files_keep_their_rows(spark: Any, tmp_path: Path) -> None:

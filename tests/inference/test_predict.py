@@ -87,7 +87,7 @@ def test_model_is_loaded_once_per_python_worker(
     def loads(batches: Any) -> Any:
         import os
 
-        from sparktf.inference.predict import worker_cache_info
+        from sparktf.inference.partition import worker_cache_info
 
         for b in batches:
             info = json.dumps(worker_cache_info())

@@ -144,9 +144,14 @@ def no_images_error(src: FileSource) -> ConfigError:
     )
 
 
-def file_source(source: str) -> FileSource:
+def file_source(source: str, allow_empty: bool = False) -> FileSource:
     """Where to read image files for a directory, glob or file; a local one is checked here,
     without Spark (it exists, it holds or matches files).
+
+    Args:
+        source: the directory, glob or file.
+        allow_empty: a folder or glob that holds no image yet is fine (a stream's landing
+            folder).
 
     Raises:
         ConfigError: a missing path, an empty folder, a glob that matches nothing.
@@ -162,22 +167,25 @@ def file_source(source: str) -> FileSource:
         if not p.is_dir():
             return FileSource(str(p.resolve()), None, False, f"input file {source}")
         src = FileSource(str(p.resolve()), _folder_filter(), True, f"input folder {source}")
-        if _first_match(p, _is_image_name) is None:
+        if not allow_empty and _first_match(p, _is_image_name) is None:
             raise no_images_error(src)
         return src
     parts = source.split("/")
     if "**" in parts:
-        return _recursive_glob(source, parts, local)
+        return _recursive_glob(source, parts, local, allow_empty)
     src = FileSource(source, None, False, f"input pattern {source!r}")
     if local:
         head = Path(source).expanduser()
         src = replace(src, path=str(head if head.is_absolute() else Path.cwd() / head))
-        if "{" not in source and not globlib.glob(str(head)):  # Python's glob has no {a,b}
+        # Python's glob has no {a,b}
+        if not allow_empty and "{" not in source and not globlib.glob(str(head)):
             raise no_images_error(src)
     return src
 
 
-def _recursive_glob(source: str, parts: list[str], local: bool) -> FileSource:
+def _recursive_glob(
+    source: str, parts: list[str], local: bool, allow_empty: bool = False
+) -> FileSource:
     """``base/**/pattern``: every file under ``base`` whose name matches ``pattern``."""
     i = parts.index("**")
     base = "/".join(parts[:i]) or "."
@@ -193,7 +201,8 @@ def _recursive_glob(source: str, parts: list[str], local: bool) -> FileSource:
             raise ConfigError(f"input glob {source!r}: directory {base} does not exist")
         src = replace(src, path=str(Path(base).expanduser().resolve()))
         if (
-            "{" not in pattern
+            not allow_empty
+            and "{" not in pattern
             and _first_match(Path(src.path), lambda name: fnmatch.fnmatchcase(name, pattern))
             is None
         ):
@@ -227,33 +236,17 @@ def files_input(spark: SparkSession, source: str) -> ImageInput:
             raise no_images_error(src) from exc  # Hadoop's glob matched nothing
         raise _spark_error(source, exc) from exc
     out = df.select(F.col("path").alias("id"), F.col("content"))
-    files = _input_files(df)
+    files = list(df.inputFiles())  # one call on Connect; the public API on classic
     if not files:  # what the local check cannot see: remote file systems, {a,b} patterns
         raise no_images_error(src)
     empty = _empty_local_files(files)
     if empty:
-        # Spark's file scan skips zero-byte files; they are inputs too and get their own row.
+        # Spark's file scan skips zero-byte files (its listing keeps them); they are inputs too
+        # and get their own row. The driver sees local files (classic, or a local Connect
+        # server); elsewhere they cannot be told apart from the listing alone.
         extra = spark.createDataFrame([(p, b"") for p in empty], schema="id string, content binary")
         out = out.unionByName(extra)
     return ImageInput(out, Payload.ENCODED, f"files {source}")
-
-
-def _input_files(df: DataFrame) -> list[str]:
-    """``df.inputFiles()`` in two Py4J calls: pyspark fetches the JVM's array one element per
-    call (1.4 s for 10,000 files here). The array's Scala text form is split instead, and the
-    public (slow) way is used whenever that text is ambiguous (a path containing ", ")."""
-    try:
-        jvm: Any = df.sparkSession._jvm
-        files = df._jdf.inputFiles()
-        text = str(jvm.scala.runtime.ScalaRunTime.stringOf(files))
-        n = len(files)
-    except Exception:  # not a classic (Py4J) session
-        return list(df.inputFiles())
-    if not (text.startswith("Array(") and text.endswith(")")):
-        return list(df.inputFiles())
-    inner = text[len("Array(") : -1]
-    parts = inner.split(", ") if inner else []
-    return parts if len(parts) == n else list(df.inputFiles())
 
 
 def _empty_local_files(files: list[str]) -> list[str]:
