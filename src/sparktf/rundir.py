@@ -9,6 +9,7 @@ Layout::
       best/model.keras  best model (Keras format), with best/params.json, best/metrics.json
       best/preprocessing.json  how inputs are prepared: input_shape, scale, class_names
       report.html, *.png  written by ``sparktf report``
+      mlflow.json       the study's MLflow parent run (tracking URI, experiment, run id), --mlflow
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ BEST_MODEL = "model.keras"
 BEST_PARAMS = "params.json"
 BEST_METRICS = "metrics.json"
 PREPROCESSING = "preprocessing.json"
+MLFLOW_RUN = "mlflow.json"
 
 # trials.csv's columns: sparktf.search.record.COLUMNS, then params_*, then the metrics.
 
@@ -53,6 +55,10 @@ class RunDir:
     @property
     def best(self) -> Path:
         return self.path / BEST
+
+    @property
+    def mlflow_run(self) -> Path:
+        return self.path / MLFLOW_RUN
 
     @property
     def sqlite_url(self) -> str:

@@ -12,6 +12,8 @@ EXAMPLES = """examples:
   sparktf tune --model mnist_cnn --dataset fashion-mnist --space space.yaml --trials 32 \\
       --sampler tpe --seed 7 --master 'local[4]' --out runs/fmnist-1
   sparktf tune --resume runs/fmnist-1          # continue an interrupted study
+  MLFLOW_TRACKING_URI=http://mlflow:5000 sparktf tune --model mnist_cnn --space space.yaml \
+      --out runs/f1 --mlflow --mlflow-experiment fashion --register-model fashion-cnn
   sparktf tune --objective mypkg.objectives:train --space space.json --metric loss \\
       --direction minimize --out runs/custom
 
@@ -135,7 +137,29 @@ def register(sub: Any) -> None:
     out.add_argument("--storage", help="Optuna storage URL (default: sqlite in the run dir)")
     out.add_argument("--study-name", help="study name in the storage (default: sparktf)")
     out.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
+    _mlflow_arguments(p)
     p.set_defaults(func=run_tune)
+
+
+def _mlflow_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: tracking in MLflow."""
+    ml = p.add_argument_group(
+        "MLflow (pip install 'sparktf[mlflow]')",
+        "one parent run per study, a nested child run per trial, the best model as an MLflow "
+        "model; logged from the driver in the background",
+    )
+    ml.add_argument("--mlflow", action="store_true", default=None, help="track the study in MLflow")
+    ml.add_argument(
+        "--mlflow-tracking-uri",
+        metavar="URI",
+        help="tracking server or store (default: $MLFLOW_TRACKING_URI, as MLflow does)",
+    )
+    ml.add_argument("--mlflow-experiment", metavar="NAME", help="experiment (default: sparktf)")
+    ml.add_argument(
+        "--register-model",
+        metavar="NAME",
+        help="register the best model as a new version of the MLflow model NAME",
+    )
 
 
 def run_tune(args: argparse.Namespace) -> int:

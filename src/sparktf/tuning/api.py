@@ -21,6 +21,7 @@ from sparktf.search.study import (
     open_study,
     resolve_pruner,
 )
+from sparktf.tracking import NoTracking, track_study
 from sparktf.tuning.config import TuneConfig, field_names
 from sparktf.tuning.data import load_data
 from sparktf.tuning.display import Display, print_summary
@@ -104,17 +105,20 @@ def tune(
     from sparktf.fileio import write_json
 
     write_json(cfg.run_dir.config, cfg.to_dict())
-    _dispatch(spark, cfg, obj, data_obj, mirror, (par, slots), show_progress and not quiet, tell)
-    res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0)
-    if show_progress:
-        print_summary(res, cfg, table=not quiet)
-    hint = _resume_hint(cfg)
-    counted = sum(n for state, n in res.counts.items() if TrialStatus(state).counts)
-    if counted < cfg.trials:  # interrupted trials of an earlier run, re-run since, do not count
-        tell(f"the study stopped after {counted} of {cfg.trials} trials; {hint}")
-    if write_report:
-        _report(cfg.run_dir.path, say)
-    check_failed(res, hint)
+    with track_study(cfg, mirror.study, say, tell) as tracking:  # MLflow, under --mlflow
+        show = show_progress and not quiet
+        _dispatch(spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking)
+        res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0)
+        if show_progress:
+            print_summary(res, cfg, table=not quiet)
+        hint = _resume_hint(cfg)
+        counted = sum(n for state, n in res.counts.items() if TrialStatus(state).counts)
+        if counted < cfg.trials:  # interrupted trials of an earlier run, re-run since, uncounted
+            tell(f"the study stopped after {counted} of {cfg.trials} trials; {hint}")
+        if write_report:
+            _report(cfg.run_dir.path, say)
+        tracking.study_finished(res)
+        check_failed(res, hint)
     return res
 
 
@@ -293,9 +297,12 @@ def _dispatch(
     slots: tuple[int, int],
     show_progress: bool,
     tell: Say,
+    tracking: Any = None,
 ) -> None:
     """Run the trials; trials.csv and the storage are complete when this returns or raises.
-    ``slots`` is (trials in flight, the cluster's task slots)."""
+    ``slots`` is (trials in flight, the cluster's task slots); ``tracking`` (MLflow) is told
+    of each finished trial."""
+    tracking = tracking or NoTracking()
     par = slots[0]
     say = _sayer(show_progress)  # False under --quiet
     study = mirror.study
@@ -320,6 +327,7 @@ def _dispatch(
 
     def finished(trial: optuna.Trial, outcome: TrialOutcome | None) -> None:
         mirror.finished(trial)
+        tracking.trial_finished(trial)
         outputs.trial_finished(study, trial, outcome)
         display.update(study, dispatcher)
 

@@ -25,6 +25,7 @@ from sparktf.search.study import PRUNERS, SAMPLERS, check_storage
 _ONE = "a study optimises one objective"
 _DATA = "the trials so far were trained on other data; start a new study (--out) instead"
 _SEARCH = "the trials so far belong to this search; start a new study (--out) instead"
+_MLFLOW_RUN = "the study's MLflow run is in that experiment"
 
 
 def _setting(default: Any, flag: str, resume: bool | str) -> Any:
@@ -66,6 +67,10 @@ class TuneConfig:
     timeout: float | None = _setting(None, "--timeout", True)
     channel: bool = _setting(True, "--no-channel", True)
     channel_advertise: str | None = _setting(None, "--channel-address", True)
+    mlflow: bool = _setting(False, "--mlflow", True)
+    mlflow_tracking_uri: str | None = _setting(None, "--mlflow-tracking-uri", True)
+    mlflow_experiment: str = _setting("sparktf", "--mlflow-experiment", _MLFLOW_RUN)
+    register_model: str | None = _setting(None, "--register-model", True)
 
     def __post_init__(self) -> None:
         if not self.objective:
@@ -81,6 +86,7 @@ class TuneConfig:
         _check_counts(self)
         _check_choices(self, sp)
         _check_places(self)
+        _check_mlflow(self)
 
     # -- derived --------------------------------------------------------------------------
 
@@ -236,6 +242,26 @@ def _check_places(cfg: TuneConfig) -> None:
         check_storage(cfg.storage)
 
 
+def _check_mlflow(cfg: TuneConfig) -> None:
+    if not cfg.mlflow:
+        for f in fields(cfg):
+            if f.name.startswith(("mlflow_", "register_")) and getattr(cfg, f.name) != f.default:
+                raise ConfigError(f"{f.metadata['flag']} is about MLflow tracking: add --mlflow")
+        return
+    from sparktf.tracking.mlflow_lib import require_mlflow
+
+    require_mlflow("--mlflow")
+    for name in ("mlflow_tracking_uri", "mlflow_experiment", "register_model"):
+        value = getattr(cfg, name)
+        if value is not None and not str(value).strip():
+            raise ConfigError(f"{_flag(name)} must not be empty")
+    if cfg.register_model is not None and cfg.objective_kind == "function":
+        raise ConfigError(
+            "--register-model registers the best Keras model, and an objective function "
+            "saves none: tune a model family (--model) or a Keras builder"
+        )
+
+
 @functools.cache  # ~40 ms of package metadata; installed versions do not change in a process
 def _installed_versions() -> tuple[tuple[str, str], ...]:
     out = {"python": platform.python_version()}
@@ -248,6 +274,7 @@ def _installed_versions() -> tuple[tuple[str, str], ...]:
         "keras",
         "numpy",
         "pandas",
+        "mlflow",
     ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[pkg] = metadata.version(pkg)

@@ -15,12 +15,14 @@ from sparktf.inference.kinds.application import APPLICATIONS, ApplicationHandler
 from sparktf.inference.kinds.base import ModelHandler, ModelKind, ModelSpec, Predictor, Resolved
 from sparktf.inference.kinds.graph_def import GraphDefHandler
 from sparktf.inference.kinds.keras_file import KerasFileHandler
+from sparktf.inference.kinds.mlflow_model import MlflowModelHandler
 from sparktf.inference.kinds.run_dir import RunDirHandler
 from sparktf.inference.kinds.saved_model import SavedModelHandler
 from sparktf.rundir import BEST_MODEL
 
 # in the order they are tried: a directory is a SavedModel before it is a run directory
 HANDLERS: tuple[ModelHandler, ...] = (
+    MlflowModelHandler(),
     SavedModelHandler(),
     RunDirHandler(),
     KerasFileHandler(),

@@ -23,6 +23,7 @@ class ModelKind(str, Enum):
     GRAPH_DEF = "graph_def"
     RUN_DIR = "run_dir"
     APPLICATION = "application"
+    MLFLOW = "mlflow"
 
 
 @dataclass(frozen=True)
