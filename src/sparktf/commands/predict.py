@@ -13,10 +13,21 @@ examples:
   sparktf predict --model classify_image_graph_def.pb --input-tensor DecodeJpeg/contents:0 \\
       --output-tensor softmax:0 --labels labels.txt --urls urls.txt --top-k 5 --out preds.json
   sparktf predict --model mobilenet_v2 --weights mobilenet_v2_weights.h5 --input photos/ --top-k 5
+  sparktf predict --model runs/f1 --input landing/ --stream --checkpoint ck/ --out preds/
+  sparktf predict --model runs/f1 --input landing/ --stream --available-now --checkpoint ck/ \
+      --out preds/
 
 Output: one row per input with id (path, URL or index), top_k (label, class_index, probability;
 best first), probabilities (with --probabilities) and error ("<reason>: <detail>", empty when
 fine). A broken image, a 404 or a timeout fails its own row, never the job.
+
+Streaming (--stream): new image files arriving in the --input folder (or rows appended to a
+Parquet/Delta table) are predicted in micro-batches and written to the --out directory with
+Spark's exactly-once file sink; --checkpoint remembers what was read and written, so a stopped
+stream (Ctrl-C) run again with the same checkpoint labels no file twice and skips none. Read the
+output with Spark (spark.read.parquet), which keeps only committed files. Move complete files
+into the folder (write them under a name starting with '.' or '_', then rename): Spark's file
+source reads no zero-byte file.
 """
 
 
@@ -37,6 +48,7 @@ def register(sub: Any) -> None:
     _output_arguments(p)
     _execution_arguments(p)
     _url_arguments(p)
+    _stream_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -180,6 +192,70 @@ def _url_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _stream_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: predicting a stream of new images."""
+    s = p.add_argument_group("streaming")
+    s.add_argument(
+        "--stream",
+        action="store_true",
+        help="keep predicting new image files as they arrive in the --input folder (or rows "
+        "appended to a Parquet/Delta table), writing them to the --out directory (Parquet; "
+        "Delta for a name ending in .delta) until Ctrl-C",
+    )
+    s.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="with --stream (required): where the stream remembers the files it has read and "
+        "written; run again with the same one to continue where it stopped",
+    )
+    s.add_argument(
+        "--available-now",
+        action="store_true",
+        help="with --stream: predict what has arrived since the last run, then exit "
+        "(for cron jobs)",
+    )
+    s.add_argument(
+        "--max-files-per-trigger",
+        type=int,
+        metavar="N",
+        help="with --stream: at most N new files per micro-batch (default: all that arrived)",
+    )
+
+
+STREAM_ONLY = ("checkpoint", "available_now", "max_files_per_trigger")
+
+
+def stream_config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~sparktf.inference.stream.StreamConfig` of parsed arguments, or ``None``
+    without ``--stream``.
+
+    Raises:
+        ConfigError: a streaming flag without ``--stream``, or a bad combination with it.
+    """
+    from sparktf.errors import ConfigError
+    from sparktf.inference.stream import StreamConfig
+
+    if not args.stream:
+        given = [f"--{name.replace('_', '-')}" for name in STREAM_ONLY if getattr(args, name)]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --stream")
+        return None
+    if args.urls:
+        raise ConfigError("--stream reads new files from an --input folder or table, not --urls")
+    if args.overwrite:
+        raise ConfigError(
+            "--stream appends to --out and never overwrites it (start over with a new --out "
+            "and a new --checkpoint)"
+        )
+    return StreamConfig(
+        out=args.out or "",
+        checkpoint=args.checkpoint or "",
+        available_now=args.available_now,
+        max_files_per_trigger=args.max_files_per_trigger,
+        progress=not args.no_progress,
+    )
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~sparktf.inference.PredictConfig` of parsed arguments."""
     from sparktf.inference.config import PredictConfig, parse_size
@@ -219,6 +295,9 @@ def run(args: argparse.Namespace) -> int:
     from sparktf.inference.predict import output_format, run_predict
 
     cfg = config_from_args(args)
+    stream = stream_config_from_args(args)
+    if stream is not None:
+        return _run_stream(args, cfg, stream)
     if args.out is not None:
         output_format(args.out)  # a bad suffix fails before Spark or TensorFlow start
     summary = run_predict(
@@ -232,4 +311,30 @@ def run(args: argparse.Namespace) -> int:
         conf=dict(args.conf) if args.conf else None,
     )
     print(summary.line())
+    return 0
+
+
+def _run_stream(args: argparse.Namespace, cfg: Any, stream: Any) -> int:
+    """``--stream``: run until Ctrl-C (exit 130 after a clean stop) or, with
+    ``--available-now``, until what has arrived is predicted."""
+    from sparktf.cli import stop_spark
+    from sparktf.console import print_always
+    from sparktf.inference.stream import run_stream
+
+    summary = run_stream(
+        args.input,
+        args.model,
+        stream,
+        cfg,
+        master=args.master,
+        conf=dict(args.conf) if args.conf else None,
+    )
+    print(summary.line())
+    if summary.stopped:
+        print_always(
+            "stream stopped; its checkpoint is intact: run the same command to continue "
+            "where it stopped"
+        )
+        stop_spark()
+        return 130
     return 0

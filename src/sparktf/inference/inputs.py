@@ -428,3 +428,103 @@ def load_input(spark: SparkSession, source: Any, cfg: PredictConfig) -> ImageInp
     if fmt == "idx":
         return idx_input(spark, text)
     return files_input(spark, text)
+
+
+BINARY_FILE_SCHEMA = "path string, modificationTime timestamp, length bigint, content binary"
+# Spark's file source forgets a file older than this relative to the newest one it has seen (7
+# days by default): a file moved in with an old modification time would be skipped.
+_NEVER_TOO_OLD = "36500d"
+
+
+def _stream_table(spark: SparkSession, source: str, fmt: str) -> DataFrame:
+    """A growing Parquet or Delta table as a stream (the schema from what it holds now)."""
+    path = source if _has_scheme(source) else str(Path(source).expanduser().resolve())
+    if fmt == "delta":
+        try:
+            return spark.readStream.format("delta").load(path)
+        except Exception as exc:
+            raise _spark_error(source, exc) from exc
+    try:
+        schema = spark.read.parquet(path).schema
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot stream Parquet table {source}: its schema is read from the files it holds "
+            f"now ({_spark_error(source, exc)}); start the stream once it has a file"
+        ) from exc
+    return spark.readStream.schema(schema).parquet(path)
+
+
+def _stream_files(spark: SparkSession, source: str, max_files: int | None) -> DataFrame:
+    """New image files under a folder or glob as a stream (Spark's file source)."""
+    src = file_source(source, allow_empty=True)
+    reader = spark.readStream.format("binaryFile").schema(BINARY_FILE_SCHEMA)
+    reader = reader.option("maxFileAge", _NEVER_TOO_OLD)
+    if src.recursive:
+        reader = reader.option("recursiveFileLookup", "true")
+    if src.glob_filter is not None:
+        reader = reader.option("pathGlobFilter", src.glob_filter)
+    if max_files is not None:
+        reader = reader.option("maxFilesPerTrigger", str(max_files))
+    try:
+        return reader.load(src.path)
+    except Exception as exc:
+        raise _spark_error(source, exc) from exc
+
+
+def stream_format(source: Any, cfg: PredictConfig) -> str:
+    """How ``--stream`` reads ``source``: ``files`` (new image files in a folder),
+    ``parquet`` or ``delta`` (a growing table), or ``dataframe`` (a streaming DataFrame).
+
+    Raises:
+        ConfigError: a form that cannot be streamed (URL list, IDX file, missing path).
+    """
+    from pyspark.sql import DataFrame
+
+    if isinstance(source, DataFrame):
+        return "dataframe"
+    text = str(source)
+    if not _has_scheme(text) and (Path(text).expanduser() / "_delta_log").is_dir():
+        return "delta"
+    fmt = _input_format(text, cfg)
+    if fmt not in ("files", "parquet"):
+        raise ConfigError(
+            f"--stream reads new image files from a folder or a growing Parquet/Delta table, "
+            f"not {'a URL list' if fmt == 'urls' else 'an IDX file'} ({text})"
+        )
+    if fmt == "files":
+        src = file_source(text, allow_empty=True)
+        if not _has_scheme(text) and Path(src.path).is_file():
+            raise ConfigError(
+                f"--stream reads new files from a folder: {text} is a file (give its folder)"
+            )
+    return fmt
+
+
+def stream_input(
+    spark: SparkSession, source: Any, cfg: PredictConfig, max_files: int | None = None
+) -> ImageInput:
+    """A stream of images: new files in a folder (``id`` = path), rows appended to a
+    Parquet/Delta table, or a streaming DataFrame (``id`` = the id column).
+
+    Args:
+        max_files: files per micro-batch at most (file sources only).
+
+    Raises:
+        ConfigError: a form that cannot be streamed, a table without an id column.
+    """
+    from pyspark.sql import functions as F
+
+    fmt = stream_format(source, cfg)
+    if fmt == "files":
+        df = _stream_files(spark, str(source), max_files)
+        out = df.select(F.col("path").alias("id"), F.col("content"))
+        return ImageInput(out, Payload.ENCODED, f"new files in {source}")
+    table = source if fmt == "dataframe" else _stream_table(spark, str(source), fmt)
+    description = "the input stream" if fmt == "dataframe" else f"{fmt} table {source}"
+    if _pick(table.columns, cfg.id_column, _ID_CANDIDATES) is None:
+        raise ConfigError(
+            f"{description} has no id column (one of {', '.join(_ID_CANDIDATES)}): name the "
+            "column that identifies a row with --id-column (a row's position means nothing "
+            "in a stream)"
+        )
+    return dataframe_input(table, cfg, description)

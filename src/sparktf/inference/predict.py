@@ -48,9 +48,11 @@ __all__ = [
     "TaskPlan",
     "check",
     "format_row",
+    "open_session",
     "output_format",
     "output_schema",
     "predict",
+    "predict_input",
     "prepare",
     "run_predict",
     "task_plan",
@@ -127,12 +129,14 @@ def prepare(source: Any, spec: ModelSpec, cfg: PredictConfig, spark: SparkSessio
     return predict_input(load_input(spark, source, cfg), spec, cfg, spark)
 
 
-def _session(
+def open_session(
     spark: SparkSession | None,
     master: str | None,
     conf: Mapping[str, str] | None,
     remote: str | None = None,
 ) -> SparkSession:
+    """``spark``, or a session started for prediction (classic ``master`` or Connect
+    ``remote``)."""
     if spark is not None:
         return spark
     from sparktf import spark as factory
@@ -182,7 +186,7 @@ def predict(
     """
     cfg = (config if config is not None else PredictConfig()).with_options(**options)
     spec = check(source, model, cfg)
-    return prepare(source, spec, cfg, _session(spark, master, None, remote))
+    return prepare(source, spec, cfg, open_session(spark, master, None, remote))
 
 
 def run_predict(
@@ -214,5 +218,5 @@ def run_predict(
     if out is not None and is_local_path(out) and Path(out).expanduser().exists() and not overwrite:
         raise ConfigError(f"output {out} already exists: choose another name or pass --overwrite")
     spec = check(source, model, cfg)
-    df = prepare(source, spec, cfg, _session(spark, master, conf, remote))
+    df = prepare(source, spec, cfg, open_session(spark, master, conf, remote))
     return write_predictions(df, out, overwrite=overwrite, progress=progress)
