@@ -21,8 +21,13 @@ pytest.importorskip("mlflow")
 
 @pytest.fixture
 def tracking_uri(tmp_path: Path) -> str:
-    """A fresh SQLite tracking store; its artifacts go next to it."""
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    """A fresh SQLite tracking store with the experiment ``sparktf``, whose artifacts go next
+    to it (not to MLflow's default ./mlruns)."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment("sparktf", artifact_location=str(tmp_path / "artifacts"))
+    return uri
 
 
 @dataclass
