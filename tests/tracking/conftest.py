@@ -53,9 +53,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(directory: Path) -> Server:
-    """``mlflow server`` on a free loopback port, SQLite store and artifacts in ``directory``."""
-    port = _free_port()
+def start_server(directory: Path, port: int | None = None) -> Server:
+    """``mlflow server`` on loopback (a free port unless given), its SQLite store and
+    artifacts in ``directory``."""
+    port = port or _free_port()
     cmd = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
@@ -70,7 +71,7 @@ def start_server(directory: Path) -> Server:
         "--artifacts-destination",
         str(directory / "artifacts"),
     ]
-    log = (directory / "server.log").open("wb")
+    log = (directory / "server.log").open("ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     server = Server(f"http://127.0.0.1:{port}", proc)
     deadline = time.monotonic() + 90
