@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -27,7 +28,8 @@ def sleep_objective(params: dict, data: object) -> float:
     return params["x"]
 
 
-def run_sparktf(spark: object, n: int, s: float, p: int) -> float:
+def run_sparktf(spark: object, n: int, s: float, p: int, **settings: Any) -> float:
+    """One study of N sleep trials on P slots (``settings``: more ``tune()`` settings)."""
     import sparktf
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,6 +46,7 @@ def run_sparktf(spark: object, n: int, s: float, p: int) -> float:
             show_progress=False,
             write_report=False,
             direction="minimize",
+            **settings,
         )
         return time.perf_counter() - t0
 

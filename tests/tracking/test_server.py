@@ -14,7 +14,8 @@ import pytest
 import sparktf
 from sparktf.tuning import tune
 from tests.tracking import objectives
-from tests.tracking.conftest import Server, run_tree, start_server
+from tests.tracking.conftest import run_tree
+from tests.tracking.server import Server, start_server
 
 TRIALS = 6
 
