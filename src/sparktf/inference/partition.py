@@ -29,22 +29,33 @@ from sparktf.inference.urls import FetchConfig, fetch_all
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyspark.sql.types import StructType
 
-TOP_K_TYPE = "array<struct<label:string,class_index:int,probability:float>>"
 
+def result_type(probabilities: bool) -> StructType:
+    """The prediction's fields: ``top_k`` (array of ``struct<label, class_index,
+    probability>``, best first), ``probabilities`` (when asked for) and ``error``."""
+    from pyspark.sql import types as T
 
-def result_fields(probabilities: bool) -> list[str]:
-    """The prediction's fields (DDL) after ``id``: ``top_k``, ``probabilities``, ``error``."""
-    cols = [f"top_k {TOP_K_TYPE}"]
+    triple = T.StructType(
+        [
+            T.StructField("label", T.StringType()),
+            T.StructField("class_index", T.IntegerType()),
+            T.StructField("probability", T.FloatType()),
+        ]
+    )
+    fields = [T.StructField("top_k", T.ArrayType(triple))]
     if probabilities:
-        cols.append("probabilities array<float>")
-    cols.append("error string")
-    return cols
+        fields.append(T.StructField("probabilities", T.ArrayType(T.FloatType())))
+    fields.append(T.StructField("error", T.StringType()))
+    return T.StructType(fields)
 
 
-def output_schema(probabilities: bool) -> str:
-    """The Spark schema (DDL) of ``predict()``'s result."""
-    return ", ".join(["id string", *result_fields(probabilities)])
+def output_schema(probabilities: bool) -> StructType:
+    """The Spark schema of ``predict()``'s result: ``id`` and :func:`result_type`."""
+    from pyspark.sql import types as T
+
+    return T.StructType([T.StructField("id", T.StringType()), *result_type(probabilities).fields])
 
 
 @dataclass(frozen=True)
@@ -318,7 +329,7 @@ def transform_partition(
     plan: TaskPlan, input_col: str, output_col: str, batches: Iterator[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
     """The ``mapInArrow`` function of :class:`sparktf.ml.ImagePredictor`: every input column
-    kept, ``output_col`` added as a struct of :func:`result_fields`."""
+    kept, ``output_col`` added as a struct of :func:`result_type`."""
     import pyarrow as pa
 
     model = _Model(plan)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
 from sparktf.inference.config import PredictConfig
-from sparktf.inference.inputs import ImageInput, check_input, load_input
+from sparktf.inference.inputs import ImageInput, Payload, check_input, load_input
 from sparktf.inference.jobs import ship_model, stage_dir
 from sparktf.inference.models import ModelSpec, resolve_model
 from sparktf.inference.partition import (
@@ -96,12 +96,14 @@ def check(source: Any, model: str | Path, cfg: PredictConfig) -> ModelSpec:
     return resolve_model(model, cfg, stage_dir())
 
 
-def task_plan(spec: ModelSpec, inp: ImageInput, cfg: PredictConfig) -> TaskPlan:
-    """What every task of a prediction over ``inp`` needs."""
+def task_plan(
+    spec: ModelSpec, cfg: PredictConfig, payload: Payload, pixel_shape: tuple[int, ...] | None
+) -> TaskPlan:
+    """What every task of a prediction needs (``predict()`` and the ML Transformer)."""
     return TaskPlan(
         model=spec,
-        payload=inp.payload,
-        pixel_shape=inp.pixel_shape,
+        payload=payload,
+        pixel_shape=pixel_shape,
         top_k=cfg.top_k,
         probabilities=cfg.probabilities,
         batch_size=cfg.batch_size,
@@ -115,7 +117,7 @@ def predict_input(
     """Ship the model; return the lazy prediction DataFrame of an input (batch or stream)."""
     ship_model(spark, spec)
     df = _target_partitions(spark, inp.df, cfg)
-    plan = task_plan(spec, inp, cfg)
+    plan = task_plan(spec, cfg, inp.payload, inp.pixel_shape)
     return df.mapInArrow(partial(predict_partition, plan), output_schema(cfg.probabilities))
 
 
