@@ -284,3 +284,79 @@ def test_input_without_images_exits_2_before_spark_and_the_model(
     assert main(argv) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert message.format(d=d) in err
+
+
+def test_help_explains_the_streaming_flags(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for flag in ("--stream", "--checkpoint", "--available-now", "--max-files-per-trigger"):
+        assert flag in out
+    assert "exactly-once file sink" in out and "zero-byte" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--stream", "--out", "o"], "--stream needs --checkpoint DIR"),
+        (["--stream", "--checkpoint", "ck"], "--stream needs --out"),
+        (["--checkpoint", "ck", "--out", "o.parquet"], "--checkpoint: only with --stream"),
+        (["--available-now", "--max-files-per-trigger", "3"], "--available-now, "),
+        (["--stream", "--checkpoint", "ck", "--out", "o", "--overwrite"], "never overwrites"),
+        (["--stream", "--checkpoint", "ck", "--out", "o.csv"], "a stream writes a Parquet"),
+        (
+            ["--stream", "--checkpoint", "ck", "--out", "o", "--max-files-per-trigger", "0"],
+            "--max-files-per-trigger must be positive",
+        ),
+    ],
+)
+def test_streaming_usage_errors_exit_2_before_spark(
+    model: Path,
+    images: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    extra: list[str],
+    message: str,
+) -> None:
+    argv = ["predict", "--model", str(model), "--input", str(images), "--master", "nowhere"]
+    assert main([*argv, *extra]) == 2  # an invalid master: Spark was never started
+    assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_ctrl_c_stops_a_stream_and_a_restart_loses_and_repeats_nothing(
+    spark: Any, model: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from tests.clusterutil import run_cli, start_cli, tail, wait_for, write_pngs
+
+    land = tmp_path / "landing"
+    first = write_pngs(land, 8)
+    args = ["predict", "--model", str(model), "--input", str(land), "--stream"]
+    args += ["--checkpoint", str(tmp_path / "ck"), "--out", str(tmp_path / "preds")]
+    args += ["--max-files-per-trigger", "2", "--master", "local[2]"]
+    log = tmp_path / "run1.log"
+    proc = start_cli(args, log)
+    try:
+        wait_for("the second micro-batch", lambda: "batch 1:" in tail(log), proc=proc, log=log)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on a terminal reaches the whole group
+        assert proc.wait(timeout=120) == 130, tail(log)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = log.read_text()
+    assert "stream stopped after" in text and "run the same command to continue" in text
+    assert "Traceback" not in text and "WARN" not in text, text
+
+    later = write_pngs(tmp_path / "later", 3, seed=5)
+    for path in later:
+        path.rename(land / f"later-{path.name}")
+    assert run_cli([*args, "--available-now"], tmp_path / "run2.log") == 0
+    assert "stream done after" in tail(tmp_path / "run2.log")
+    rows = spark.read.parquet(str(tmp_path / "preds")).collect()  # committed files only
+    ids = [Path(r.id.removeprefix("file:")).name for r in rows]
+    assert len(ids) == len(set(ids)) == 11  # no file twice
+    assert set(ids) == {p.name for p in first} | {f"later-{p.name}" for p in later}
+    assert all(r.error is None for r in rows)
