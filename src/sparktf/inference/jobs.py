@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from sparktf.errors import ConfigError
 from sparktf.spark import is_connect
 
 if TYPE_CHECKING:
@@ -67,6 +68,28 @@ def ship_model(spark: SparkSession, spec: ModelSpec) -> None:
     else:
         spark.sparkContext.addFile(str(link))
     _SHIPPED.add(key)
+
+
+INLINE_LIMIT = 256 * 1024 * 1024
+
+
+def inline_model(spark: SparkSession, spec: ModelSpec, streaming: bool) -> bytes | None:
+    """The model file's bytes when its tasks cannot fetch it from Spark's files, else
+    ``None``: a stream on Spark Connect runs its micro-batches outside the session whose
+    artifacts hold the file, so the file travels inside the task (once per query).
+
+    Raises:
+        ConfigError: the file is too large to travel that way.
+    """
+    if not (streaming and is_connect(spark)) or spec.path is None:
+        return None
+    size = Path(spec.path).stat().st_size
+    if size > INLINE_LIMIT:
+        raise ConfigError(
+            f"model {spec.source} is {size} bytes: a stream on Spark Connect ships the model "
+            f"inside its tasks, up to {INLINE_LIMIT} bytes; use a classic session (--master)"
+        )
+    return Path(spec.path).read_bytes()
 
 
 class _Display:

@@ -13,10 +13,12 @@ payload in; ``id``, ``top_k``, ``probabilities``, ``error`` out) and :func:`tran
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,7 +62,11 @@ def output_schema(probabilities: bool) -> StructType:
 
 @dataclass(frozen=True)
 class TaskPlan:
-    """What every task needs: the model, the payload kind, and the output options."""
+    """What every task needs: the model, the payload kind, and the output options.
+
+    ``inline_model`` is the model's file itself, for tasks that cannot fetch it from Spark's
+    files (a stream on Spark Connect); ``None`` otherwise.
+    """
 
     model: ModelSpec
     payload: Payload
@@ -69,6 +75,7 @@ class TaskPlan:
     probabilities: bool
     batch_size: int
     fetch: FetchConfig
+    inline_model: bytes | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,8 +92,22 @@ def worker_cache_info() -> dict[str, int]:
     return dict(_LOADS)
 
 
-def worker_predictor(spec: ModelSpec) -> Predictor:
-    """The model of ``spec``, loaded on first use in this worker and cached."""
+def _inline_file(spec: ModelSpec, data: bytes) -> str:
+    """The model file that travelled inside the task, written once in this worker."""
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"sparktf-models-{os.getpid()}" / str(spec.ship_name)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return str(path)
+
+
+def worker_predictor(spec: ModelSpec, inline: bytes | None = None) -> Predictor:
+    """The model of ``spec``, loaded on first use in this worker and cached; from ``inline``
+    (the file's bytes) when given, else from Spark's files."""
     key = spec.cache_key
     with _LOCK:
         if key in _PREDICTORS:
@@ -96,7 +117,9 @@ def worker_predictor(spec: ModelSpec) -> Predictor:
 
         configure_threads(task_cpus())
         path = None
-        if spec.ship_name is not None:
+        if inline is not None:
+            path = _inline_file(spec, inline)
+        elif spec.ship_name is not None:
             from pyspark import SparkFiles
 
             path = SparkFiles.get(spec.ship_name)
@@ -222,7 +245,7 @@ class _Model:
                 results[i] = RowError(Reason.DECODE_ERROR, f"{type(exc).__name__}: {exc}")
         if ok_inputs:
             if self._predictor is None:
-                self._predictor = worker_predictor(plan.model)
+                self._predictor = worker_predictor(plan.model, plan.inline_model)
             scores = _run_model(self._predictor, plan, ok_inputs)
             for pos, res in zip(ok_pos, scores, strict=True):
                 results[pos] = res

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sparktf.errors import ConfigError
 from sparktf.inference.config import PredictConfig
 from sparktf.inference.inputs import ImageInput, Payload, check_input, load_input
-from sparktf.inference.jobs import ship_model, stage_dir
+from sparktf.inference.jobs import inline_model, ship_model, stage_dir
 from sparktf.inference.models import ModelSpec, resolve_model
 from sparktf.inference.partition import (
     TaskPlan,
@@ -97,9 +97,16 @@ def check(source: Any, model: str | Path, cfg: PredictConfig) -> ModelSpec:
 
 
 def task_plan(
-    spec: ModelSpec, cfg: PredictConfig, payload: Payload, pixel_shape: tuple[int, ...] | None
+    spark: SparkSession,
+    df: DataFrame,
+    spec: ModelSpec,
+    cfg: PredictConfig,
+    payload: Payload,
+    pixel_shape: tuple[int, ...] | None,
 ) -> TaskPlan:
-    """What every task of a prediction needs (``predict()`` and the ML Transformer)."""
+    """Ship the model; return what every task of a prediction over ``df`` needs
+    (``predict()`` and the ML Transformer)."""
+    ship_model(spark, spec)
     return TaskPlan(
         model=spec,
         payload=payload,
@@ -108,6 +115,7 @@ def task_plan(
         probabilities=cfg.probabilities,
         batch_size=cfg.batch_size,
         fetch=cfg.fetch,
+        inline_model=inline_model(spark, spec, df.isStreaming),
     )
 
 
@@ -115,9 +123,8 @@ def predict_input(
     inp: ImageInput, spec: ModelSpec, cfg: PredictConfig, spark: SparkSession
 ) -> DataFrame:
     """Ship the model; return the lazy prediction DataFrame of an input (batch or stream)."""
-    ship_model(spark, spec)
     df = _target_partitions(spark, inp.df, cfg)
-    plan = task_plan(spec, cfg, inp.payload, inp.pixel_shape)
+    plan = task_plan(spark, df, spec, cfg, inp.payload, inp.pixel_shape)
     return df.mapInArrow(partial(predict_partition, plan), output_schema(cfg.probabilities))
 
 

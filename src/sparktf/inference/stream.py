@@ -124,15 +124,30 @@ class _Tally:
             self.counts.failed[reason] = self.counts.failed.get(reason, 0) + n
 
 
-def _batch_counts(progress: Mapping[str, Any]) -> Counts | None:
+def _get(progress: Any, name: str) -> Any:
+    """A field of a micro-batch's progress: an attribute (pyspark 4.x, where the mapping
+    view of a Connect progress misses ``numInputRows``) or a key (pyspark 3.5's dict)."""
+    return getattr(progress, name) if hasattr(progress, name) else progress.get(name)
+
+
+def _metrics(observed: Any) -> Mapping[str, Any]:
+    """Observed metrics as a mapping: a Row, or a Connect progress's ``{values, schema}``."""
+    data = observed.asDict() if hasattr(observed, "asDict") else dict(observed)
+    if set(data) == {"values", "schema"}:  # Spark Connect's JSON form
+        names = [f["name"] for f in data["schema"]["fields"]]
+        return dict(zip(names, data["values"], strict=True))
+    return data
+
+
+def _batch_counts(progress: Any) -> Counts | None:
     """The counts observed in one micro-batch's progress, or ``None`` when it read nothing."""
-    if not progress.get("numInputRows"):
+    rows = _get(progress, "numInputRows")
+    if not rows:
         return None
-    observed = progress.get("observedMetrics") or {}
-    metrics = observed.get(METRICS_NAME)
-    if metrics is None:
-        return Counts(rows=int(progress["numInputRows"]))
-    return counts_of(metrics)
+    observed = (_get(progress, "observedMetrics") or {}).get(METRICS_NAME)
+    if observed is None:
+        return Counts(rows=int(rows))
+    return counts_of(_metrics(observed))
 
 
 def batch_line(batch_id: int, counts: Counts, rate: float, tally: _Tally) -> str:
@@ -145,19 +160,19 @@ def batch_line(batch_id: int, counts: Counts, rate: float, tally: _Tally) -> str
     )
 
 
-def _report(events: Iterable[Mapping[str, Any]], tally: _Tally, show: bool) -> None:
+def _report(events: Iterable[Any], tally: _Tally, show: bool) -> None:
     """Count (and print a line for) each micro-batch not seen yet."""
     from sparktf.console import console
 
     for progress in events:
-        batch_id = int(progress["batchId"])
+        batch_id = int(_get(progress, "batchId"))
         counts = _batch_counts(progress)
         if counts is None or batch_id in tally.seen:
             continue
         tally.seen.add(batch_id)
         tally.add(counts)
         if show:
-            rate = float(progress.get("processedRowsPerSecond") or 0.0)
+            rate = float(_get(progress, "processedRowsPerSecond") or 0.0)
             console.print(batch_line(batch_id, counts, rate, tally), markup=False)
 
 

@@ -207,15 +207,13 @@ class ImagePredictor(
         from pyspark.sql import types as T
 
         from sparktf.inference.inputs import Payload
-        from sparktf.inference.jobs import ship_model
         from sparktf.inference.partition import result_type, transform_partition
         from sparktf.inference.predict import task_plan
 
         self._check_columns(dataset)
         cfg = self.config()
         spec = self._spec(cfg)
-        ship_model(dataset.sparkSession, spec)
-        plan = task_plan(spec, cfg, Payload.ENCODED, None)
+        plan = task_plan(dataset.sparkSession, dataset, spec, cfg, Payload.ENCODED, None)
         out = self.getOutputCol()
         schema = T.StructType(
             [*dataset.schema.fields, T.StructField(out, result_type(cfg.probabilities))]
