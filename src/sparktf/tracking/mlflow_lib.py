@@ -17,11 +17,14 @@ INSTALL_HINT = "pip install 'sparktf[mlflow]'"
 
 # Defaults for MLflow's HTTP client (a user's own settings win): sparktf retries in the
 # background itself, and MLflow's default of 7 retries with growing waits would keep one
-# request of an unreachable server busy for minutes. No progress bars in sparktf's output.
+# request of an unreachable server busy for minutes. Nothing of MLflow's in sparktf's output.
 _ENV_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # a run's URL on stdout (which holds sparktf's results) after each run, and one more
+    # request to the server per run to build it
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
 }
 # MLflow error codes of a server that may answer later (any other code is final).
 _TRANSIENT_CODES = frozenset(

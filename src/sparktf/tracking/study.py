@@ -59,6 +59,7 @@ RUN_STATUS = {
     TrialStatus.PRUNED: "KILLED",
     TrialStatus.FAILED: "FAILED",
     TrialStatus.INTERRUPTED: "KILLED",
+    TrialStatus.NOT_STARTED: "KILLED",  # its run exists when it was asked, else none is made
 }
 
 
@@ -74,6 +75,9 @@ class NoTracking:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+    def trial_started(self, trial: optuna.Trial) -> None:
+        """Nothing to log."""
 
     def trial_finished(self, trial: optuna.Trial) -> None:
         """Nothing to log."""
@@ -132,6 +136,12 @@ class MlflowTracker:
             status = "FAILED"
         self.close(status)
 
+    def trial_started(self, trial: optuna.Trial) -> None:
+        """Queue the child run of a trial that was just asked: it is RUNNING until the trial
+        ends (and at the study's end, only the final logging of each trial is left)."""
+        frozen = frozen_copy(self.study, trial)
+        self.log.post(f"trial {frozen.number}", partial(self._open_trial, frozen))
+
     def trial_finished(self, trial: optuna.Trial) -> None:
         """Queue a trial that was just told to Optuna."""
         self._post(frozen_copy(self.study, trial))
@@ -175,7 +185,7 @@ class MlflowTracker:
         return line
 
     def _gap_line(self, gap: Gap) -> str:
-        trials = [int(w.split()[1]) for w in gap.items if w.startswith("trial ")]
+        trials = sorted({int(w.split()[1]) for w in gap.items if w.startswith("trial ")})
         others = [w for w in gap.items if not w.startswith("trial ")]
         parts = [f"{len(trials)} trial run(s) ({_numbers(trials)})"] if trials else []
         path = self.run_dir.path
@@ -200,6 +210,7 @@ class MlflowTracker:
         if not self.described:
             self._describe()
             self.described = True
+        self.client.log_artifact(self.parent, str(self.run_dir.config))  # as this run has it
 
     def _saved(self) -> dict[str, Any]:
         p = self.run_dir.mlflow_run
@@ -297,21 +308,34 @@ class MlflowTracker:
             raise NoParentRun("the study's MLflow run could not be opened")
         return self.parent
 
+    def _child(self, number: int, start: float | None) -> str:
+        """The child run of trial ``number``, created when it has none."""
+        run_id = self.children.get(number)
+        if run_id is None:
+            run = self.client.create_run(
+                self.experiment_id,
+                start_time=_ms(start),
+                run_name=f"trial-{number}",
+                tags={PARENT_TAG: self._parent(), TRIAL_TAG: str(number)},
+            )
+            run_id = self.children[number] = str(run.info.run_id)
+        return run_id
+
+    def _open_trial(self, frozen: optuna.trial.FrozenTrial) -> None:
+        rec = record.decode(frozen)
+        if rec.number not in self.children and rec.number not in self.done:
+            run_id = self._child(rec.number, time.time())
+            params = {k: str(v) for k, v in rec.params.items()}
+            self._log_batch(run_id, params=params, tags={STATE_TAG: rec.state})
+
     def _log_trial(self, frozen: optuna.trial.FrozenTrial) -> None:
         rec = record.decode(frozen)
         status = RUN_STATUS.get(TrialStatus(rec.state))
         if status is None or rec.number in self.done:
             return
-        parent = self._parent()
-        run_id = self.children.get(rec.number)
-        if run_id is None:
-            run = self.client.create_run(
-                self.experiment_id,
-                start_time=_ms(rec.run_start),
-                run_name=f"trial-{rec.number}",
-                tags={PARENT_TAG: parent, TRIAL_TAG: str(rec.number)},
-            )
-            run_id = self.children[rec.number] = str(run.info.run_id)
+        if rec.state == TrialStatus.NOT_STARTED and rec.number not in self.children:
+            return  # never ran, and has no run
+        run_id = self._child(rec.number, rec.run_start)
         self._log_batch(
             run_id,
             metrics=_trial_metrics(rec, self._curve_name(), self.cfg.metric),
@@ -345,7 +369,7 @@ class MlflowTracker:
         from sparktf.report import REPORT_HTML
 
         run = self.run_dir
-        for path in (run.path / REPORT_HTML, run.trials_csv, run.config):
+        for path in (run.path / REPORT_HTML, run.trials_csv):
             if path.is_file():
                 yield path, None
         for png in sorted(run.path.glob("*.png")):

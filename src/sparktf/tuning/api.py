@@ -301,7 +301,7 @@ def _dispatch(
 ) -> None:
     """Run the trials; trials.csv and the storage are complete when this returns or raises.
     ``slots`` is (trials in flight, the cluster's task slots); ``tracking`` (MLflow) is told
-    of each finished trial."""
+    of each trial that starts and ends."""
     tracking = tracking or NoTracking()
     par = slots[0]
     say = _sayer(show_progress)  # False under --quiet
@@ -331,6 +331,10 @@ def _dispatch(
         outputs.trial_finished(study, trial, outcome)
         display.update(study, dispatcher)
 
+    def started(trial: optuna.Trial) -> None:
+        mirror.started(trial)
+        tracking.trial_started(trial)
+
     dispatcher = Dispatcher(
         spark,
         study,
@@ -340,7 +344,7 @@ def _dispatch(
         settings,
         finished,
         display.event,
-        mirror.started,
+        started,
         on_slots=lambda: display.update(study, dispatcher),
     )
     say(
