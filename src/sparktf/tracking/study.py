@@ -12,12 +12,14 @@ What goes where:
   the search space as ``space.NAME``), the settings ``--resume`` may change and the library
   versions as tags (``sparktf.config.*``, ``sparktf.version.*``); at the end the metric
   ``best_value`` (and ``best_METRIC`` for the best trial's metrics), tags ``sparktf.best_trial``
-  and ``sparktf.best.PARAM``, artifacts ``report.html``, ``figures/*.png``, ``trials.csv``,
-  ``config.json``, ``best/*.json`` and the best model (``model``, Keras flavour).
-- child run ``trial-N``: the trial's params; its per-epoch curve with ``step`` = epoch; its
-  final metrics and ``duration_s``; tags ``sparktf.trial``, ``sparktf.state``,
-  ``sparktf.worker`` (host:pid), ``sparktf.attempts``; status FINISHED, KILLED (pruned or
-  interrupted) or FAILED with ``error.txt``.
+  and ``sparktf.best.PARAM``, artifacts ``config.json`` (when the run opens), ``report.html``,
+  ``figures/*.png``, ``trials.csv``, ``best/*.json`` and the best model (``model``, Keras
+  flavour).
+- child run ``trial-N``, created RUNNING with the trial's params when the study asks for the
+  trial: then its per-epoch curve with ``step`` = epoch; its final metrics and ``duration_s``
+  (the time it held its slot); tags ``sparktf.trial``, ``sparktf.state``, ``sparktf.worker``
+  (host:pid), ``sparktf.attempts``; status FINISHED, KILLED (pruned, interrupted, or never
+  started) or FAILED with ``error.txt``.
 """
 
 from __future__ import annotations
