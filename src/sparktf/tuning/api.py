@@ -74,7 +74,8 @@ def tune(
             ``reduction_factor``, ``parallelism``, ``master``, ``storage`` (an Optuna RDB URL),
             ``study_name``, ``max_retries``, ``trial_timeout``, ``timeout``, ``val_fraction``,
             ``dataset``, ``data_dir``, ``train_subset``, ``test_subset``, ``channel``,
-            ``channel_advertise``.
+            ``channel_advertise``; MLflow tracking: ``mlflow`` (True to track the study),
+            ``mlflow_tracking_uri``, ``mlflow_experiment``, ``register_model``.
 
     Returns:
         The :class:`TuneResult`.
