@@ -17,14 +17,64 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
+# The suite runs on classic local Spark; with SPARKTF_TEST_SPARK=connect, the tests that take
+# their session from the fixtures below run on Spark Connect instead: a real Connect server on
+# local[2] in its own process (pyspark allows one kind of session per process, so the Connect
+# pass is a pytest run of its own; see .ci/run).
+CONNECT = os.environ.get("SPARKTF_TEST_SPARK", "classic") == "connect"
+connect_only = pytest.mark.skipif(
+    not CONNECT, reason="runs in the Connect pass (SPARKTF_TEST_SPARK=connect)"
+)
+classic_only = pytest.mark.skipif(CONNECT, reason="classic sessions only")
+
+
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
-    """A real local Spark session with two task slots."""
+def connect_url() -> Iterator[str | None]:
+    """The Connect server's sc:// URL in the Connect pass (None in the classic pass); also
+    set as $SPARK_REMOTE, so that sparktf commands run by the tests use it."""
+    if not CONNECT:
+        yield None
+        return
+    from sparktf.connect import local_connect_server
+
+    with local_connect_server("local[2]") as url:
+        os.environ["SPARK_REMOTE"] = url
+        yield url
+        os.environ.pop("SPARK_REMOTE", None)
+
+
+@pytest.fixture(scope="session")
+def spark(connect_url: str | None) -> Iterator[object]:
+    """A real Spark session with two task slots: classic local[2], or Spark Connect on a
+    local[2] server in the Connect pass."""
     from sparktf.spark import session
 
-    s = session("local[2]", app_name="sparktf-tests", conf={"spark.ui.enabled": "false"})
+    if connect_url is not None:
+        s = session(remote=connect_url, app_name="sparktf-tests")
+    else:
+        s = session("local[2]", app_name="sparktf-tests", conf={"spark.ui.enabled": "false"})
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="session")
+def connect_spark(spark: object, connect_url: str | None) -> object:
+    """The Spark Connect session of the Connect pass (skipped in the classic pass)."""
+    if connect_url is None:
+        pytest.skip("runs in the Connect pass (SPARKTF_TEST_SPARK=connect)")
+    return spark
+
+
+@pytest.fixture(scope="session")
+def spark_opts(connect_url: str | None) -> dict[str, str]:
+    """How tests name this pass's Spark to sparktf: {"master": ...} or {"remote": ...}."""
+    return {"remote": connect_url} if connect_url else {"master": "local[2]"}
+
+
+@pytest.fixture(scope="session")
+def spark_flags(spark_opts: dict[str, str]) -> list[str]:
+    """The same as command-line flags: ["--master", "local[2]"] or ["--remote", URL]."""
+    return [f"--{key}" for key in spark_opts] + list(spark_opts.values())
 
 
 def make_idx_dataset(directory: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> Path:

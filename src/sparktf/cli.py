@@ -96,12 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    from sparktf.commands import apply_spark_options
     from sparktf.console import configure_output, divert_native_stderr, print_always, print_error
 
     configure_output(verbose=verbose, quiet=quiet)
     if not verbose:
         divert_native_stderr()
     try:
+        apply_spark_options(args)
         code: int = args.func(args)
     except SparkTFError as exc:
         print_error(str(exc))
@@ -125,10 +127,10 @@ def stop_spark(timeout: float = 30.0) -> None:
         return
     import threading
 
-    from pyspark import SparkContext
+    from sparktf.pyspark_compat import active_spark_context
 
-    sc = SparkContext._active_spark_context
-    if sc is None:
+    sc = active_spark_context()
+    if sc is None:  # none, or a Connect session: its server ends the cancelled work
         return
 
     def stop() -> None:

@@ -837,11 +837,14 @@ def wait_for_executors(spark: Any, n: int, timeout: float = 60.0) -> int:
     Raises:
         ClusterError: fewer than ``n`` after ``timeout`` seconds.
     """
-    tracker = spark.sparkContext._jsc.sc().statusTracker()
+    from sparktf.pyspark_compat import registered_executors
+    from sparktf.spark import default_parallelism
+
     deadline = time.monotonic() + timeout
     count = 0
     while time.monotonic() < deadline:
-        count = len(tracker.getExecutorInfos()) - 1  # minus the driver
+        # A Connect session cannot list executors: it sees their cores (one each here).
+        count = registered_executors(spark) or default_parallelism(spark)
         if count >= n:
             return count
         time.sleep(0.1)

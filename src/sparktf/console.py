@@ -57,6 +57,8 @@ QUIET_ENV = {
 }
 # Python loggers of other libraries shown only from ERROR on.
 QUIET_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "py4j", "matplotlib", "PIL")
+# loggers that repeat, as errors, exceptions that sparktf handles (pyspark's Connect client)
+SILENT_LOGGERS = ("DataFrameQueryContextLogger",)
 
 PLAIN_INTERVAL = 5.0  # seconds between two plain progress lines, at most
 PLAIN_HEARTBEAT = 30.0  # a plain line at least this often while a display runs
@@ -123,6 +125,8 @@ def silence_libraries(worker: bool = True) -> None:
     warnings.simplefilter("ignore")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    for name in SILENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     after_import("optuna", _quiet_optuna)
 
 

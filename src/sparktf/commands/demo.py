@@ -6,6 +6,8 @@ import argparse
 import time
 from typing import Any
 
+from sparktf.commands import add_spark_options
+
 DEMO_SPACE = {
     "neurons": {"type": "choice", "values": [64, 256, 1024]},
     "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1e-2},
@@ -25,7 +27,7 @@ def register(sub: Any) -> None:
         "--test-subset 2000 --trials 10 --sampler tpe --seed 7 --space <neurons, "
         "learning_rate> --out runs/demo-TIME'.",
     )
-    p.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    add_spark_options(p)
     p.add_argument("--trials", type=int, default=10, help="default: 10")
     p.add_argument("--train-subset", type=int, default=8000, help="default: 8000 images")
     p.add_argument("--test-subset", type=int, default=2000, help="default: 2000 images")
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         sampler="tpe",
         seed=7,
         master=args.master,
+        remote=args.remote,
         out=out,
     )
     return 0 if result.best_params is not None else 1

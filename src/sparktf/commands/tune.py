@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sparktf.commands import add_conf_option
+from sparktf.commands import add_conf_option, add_spark_options
 from sparktf.errors import ConfigError
 
 EXAMPLES = """examples:
@@ -92,7 +92,7 @@ def register(sub: Any) -> None:
     search.add_argument("--min-epochs", type=int, help="first rung / warm-up epochs (default 1)")
     search.add_argument("--reduction-factor", type=int, help="ASHA/Hyperband eta (default 3)")
     run = p.add_argument_group("execution")
-    run.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    add_spark_options(run)
     add_conf_option(run)
     run.add_argument(
         "--parallelism",

@@ -2,14 +2,22 @@
 
 Dispatch is event-driven: ``concurrent.futures.wait(FIRST_COMPLETED)`` wakes the loop the moment
 a trial's Spark job returns, and the freed slot gets its next trial at once. Each attempt is its
-own Spark job group, so one trial can be cancelled (timeout, Ctrl-C) without touching the others.
+own Spark job (a :class:`~sparktf.execution.jobs.JobRunner` runs it: job groups on a classic
+session, session tags on Spark Connect), so one trial can be cancelled (timeout, Ctrl-C) without
+touching the others.
+
+Each trial in flight has an explicit :class:`Phase`; only the dispatch loop changes it, through
+:meth:`TrialRun.move`, which rejects impossible moves. Job threads and the report channel post
+events (a job that ended is a finished future; a trial started on a slot its predecessor freed
+is put on ``chained``) that the loop applies.
 
 When the study may use every task slot of the cluster (``--parallelism`` at least the slots, no
 dynamic allocation), the next trials are submitted *ahead*: their Spark jobs wait in Spark's own
 FIFO queue, so a slot that frees starts the next trial inside the JVM, with no round trip through
 the driver's Python and with the job's submission work done while the slots were busy. Spark's
 slots cap how many of them run at once; the oldest jobs hold the slots, the others wait, and a
-trial's ``--trial-timeout`` counts from when it took a slot, not from its submission.
+trial's ``--trial-timeout`` counts from when it took a slot, not from its submission. (Only a
+job runner that can submit without waiting offers this: classic pyspark 4.x.)
 """
 
 from __future__ import annotations
@@ -23,18 +31,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from sparktf.execution.channel import ChannelServer
-from sparktf.execution.runner import (
-    TASK_PROPERTY,
-    Objective,
-    Outcome,
-    TrialOutcome,
-    TrialTask,
-    encode_task,
-    partition_runner,
-)
+from sparktf.execution.channel import ChannelAddress, ChannelServer
+from sparktf.execution.jobs import JobRunner, SubmitOrder, job_runner
+from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask
 from sparktf.search import record
 from sparktf.search.study import is_better
 
@@ -45,17 +47,54 @@ if TYPE_CHECKING:
 log = logging.getLogger("sparktf.dispatch")
 
 
+class Phase(str, Enum):
+    """Where a trial in flight is."""
+
+    ASKED = "asked"  # parameters chosen ahead of a free slot; no job yet
+    QUEUED = "queued"  # its job waits in Spark's queue behind the jobs holding the slots
+    RUNNING = "running"  # its job holds a task slot; its --trial-timeout counts
+    CANCELLING = "cancelling"  # its job was cancelled (timeout, study stop); awaiting its end
+    ENDED = "ended"  # its job returned or never started; told to Optuna or retried
+
+
+_MOVES: dict[Phase, frozenset[Phase]] = {
+    Phase.ASKED: frozenset({Phase.QUEUED, Phase.RUNNING, Phase.ENDED}),
+    Phase.QUEUED: frozenset({Phase.RUNNING, Phase.CANCELLING, Phase.ENDED}),
+    Phase.RUNNING: frozenset({Phase.CANCELLING, Phase.ENDED}),
+    Phase.CANCELLING: frozenset({Phase.ENDED}),
+    Phase.ENDED: frozenset(),
+}
+
+
 @dataclass
-class _Running:
+class TrialRun:
+    """One attempt of one trial, as the dispatch loop tracks it."""
+
     trial: optuna.Trial
     params: dict[str, Any]
     attempt: int
-    group: str
-    started: float | None  # when it took its slot (None: never did)
-    deadline: float | None
+    phase: Phase = Phase.ASKED
+    started: float | None = None  # when it took its slot (None: never did)
+    deadline: float | None = None
     cancel_reason: str | None = None
     reported: set[int] = field(default_factory=set)
-    waiting: bool = False  # submitted ahead, queued in Spark behind the jobs holding the slots
+
+    @property
+    def tag(self) -> str:
+        """The Spark job group / session tag of this attempt."""
+        return f"sparktf-{self.trial.number}-{self.attempt}"
+
+    def move(self, to: Phase) -> None:
+        """Change phase; an impossible move is a bug, not a condition to handle."""
+        if to not in _MOVES[self.phase]:
+            raise RuntimeError(
+                f"trial {self.trial.number}: impossible move {self.phase.value} -> {to.value}"
+            )
+        self.phase = to
+
+    def retry(self) -> TrialRun:
+        """The next attempt of the same trial (it keeps the curve points already told)."""
+        return TrialRun(self.trial, self.params, self.attempt + 1, reported=self.reported)
 
 
 @dataclass(frozen=True)
@@ -84,11 +123,11 @@ class Dispatcher:
     """Runs a study's trials on Spark until ``settings.trials`` of them have finished.
 
     Args:
-        spark: the session.
+        spark: the session (classic or Spark Connect).
         study: the Optuna study (storage already opened).
         suggest: turns a fresh ``optuna.Trial`` into a parameter dict.
         objective: what each trial runs.
-        data: the data to broadcast once (None for none).
+        data: the data to ship to the executors once (None for none).
         settings: counts, metric, timeouts.
         on_finished: called on the driver after each trial is told to Optuna.
         on_event: called with a short text for the progress display (retries, warnings).
@@ -111,7 +150,6 @@ class Dispatcher:
         on_slots: Callable[[], None] | None = None,
     ) -> None:
         self.spark = spark
-        self.sc = spark.sparkContext
         self.study = study
         self.suggest = suggest
         self.objective = objective
@@ -122,17 +160,18 @@ class Dispatcher:
         self.on_started = on_started
         self.on_slots = on_slots
         self.lock = threading.RLock()  # every Optuna call goes through it
-        self.running: dict[Future[TrialOutcome], _Running] = {}
-        self.by_number: dict[int, _Running] = {}
+        self.running: dict[Future[TrialOutcome], TrialRun] = {}
+        self.by_number: dict[int, TrialRun] = {}
         self.best_value: float | None = None
         self.stopping = False
         self.refused_reports = 0
         self.finished = 0  # trials told to Optuna that count towards the target
-        self.ready: deque[_Running] = deque()  # trials asked ahead of a free slot
-        # started by a job thread on the slot its trial just freed; merged into ``running``
-        # by the dispatch loop (the only thread that reads or changes ``running``)
-        self.chained: deque[tuple[Future[TrialOutcome], _Running]] = deque()
-        self._start: Callable[[_Running], Future[TrialOutcome]] | None = None
+        self.ready: deque[TrialRun] = deque()  # trials asked ahead of a free slot
+        # events from job threads: a trial started on the slot its predecessor just freed,
+        # with when; applied by the dispatch loop (the only thread that changes a phase)
+        self.chained: deque[tuple[Future[TrialOutcome], TrialRun, float]] = deque()
+        self.jobs: JobRunner | None = None
+        self._loop: _Loop | None = None
         self._submitting: list[threading.Event] = []  # queue-ahead: jobs not yet in Spark's queue
 
     # -- counting ----------------------------------------------------------------------------
@@ -150,6 +189,15 @@ class Dispatcher:
             trials = self.study.get_trials(deepcopy=False, states=done)
         return sum(1 for t in trials if not record.is_interrupted(t))
 
+    def active(self) -> int:
+        """Trials holding a Spark slot now (not those queued ahead)."""
+        return sum(1 for run in list(self.running.values()) if run.phase is not Phase.QUEUED)
+
+    @property
+    def queue_ahead(self) -> int:
+        """Jobs that may wait in Spark's queue (0 where the job runner cannot)."""
+        return self.s.queue_ahead if self.jobs is not None and self.jobs.queue_ahead else 0
+
     # -- channel -----------------------------------------------------------------------------
 
     def _on_report(self, number: int, step: int, value: float) -> bool:
@@ -164,70 +212,23 @@ class Dispatcher:
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def _run_job(
-        self,
-        task: TrialTask,
-        group: str,
-        rdd: Any,
-        order: tuple[list[threading.Event], threading.Event] | None = None,
-    ) -> TrialOutcome:
-        """Run one attempt as a Spark job and return its outcome. With ``order`` (queue-ahead
-        mode: wait for these jobs to be submitted; tell when this one is), the job is
-        submitted only after the earlier trials' jobs were: Spark's FIFO scheduler gives a
-        freed slot to the oldest job, so queued trials start in the order they were asked
-        (and ``_take_slots`` knows which ones hold the slots)."""
-        job = None
-        try:
-            self.sc.setJobGroup(
-                group, f"sparktf trial {task.number} attempt {task.attempt}", interruptOnCancel=True
-            )
-            self.sc.setLocalProperty(TASK_PROPERTY, encode_task(task))
-            if order is not None:
-                give_up = time.monotonic() + 30
-                for event in order[0]:
-                    event.wait(timeout=max(0.0, give_up - time.monotonic()))
-            if self.stopping:  # its group may have been cancelled before this job existed
-                raise RuntimeError(f"trial {task.number}: cancelled before its Spark job started")
-            if order is None:
-                out = rdd.collect()
-            else:  # returns as soon as the job has its place in Spark's queue
-                job = rdd._jrdd.collectAsync()
-        finally:
-            if order is not None:
-                order[1].set()
-        if job is not None:
-            out = self._fetch(task, rdd, job)
-        if len(out) != 1:
-            raise RuntimeError(f"trial {task.number}: expected 1 outcome, got {len(out)}")
-        result: TrialOutcome = out[0]
+    def _run_job(self, task: TrialTask, tag: str, order: SubmitOrder | None) -> TrialOutcome:
+        """Run one attempt (in a job thread) and return its outcome."""
+        assert self.jobs is not None
+        result = self.jobs.run(task, tag, lambda: self.stopping, order)
         self._chain()
         return result
-
-    def _fetch(self, task: TrialTask, rdd: Any, job: Any) -> list[Any]:
-        """The result of a job submitted with ``collectAsync``, once it ends: through a local
-        socket, the way ``rdd.collect()`` brings it (Py4J would copy a model of tens of MB
-        slowly)."""
-        from pyspark.util import _load_from_socket
-
-        jvm = self.sc._jvm
-        assert jvm is not None
-        items = jvm.scala.jdk.javaapi.CollectionConverters.asScala(job.get().iterator())
-        sock_info = jvm.org.apache.spark.api.python.PythonRDD.serveIterator(
-            items, f"sparktf trial {task.number}"
-        )
-        with _load_from_socket(sock_info, rdd._jrdd_deserializer) as stream:
-            return list(stream)
 
     def _chain(self) -> None:
         """Start the next asked-ahead trial on the slot this thread's trial has just freed,
         without waiting for the dispatch loop, which may be busy telling Optuna and writing
-        outputs for other trials."""
+        outputs for other trials. The loop applies the start (``_merge_chained``)."""
         with self.lock:
-            if self.stopping or not self.ready or self._start is None or self.s.queue_ahead:
+            if self.stopping or not self.ready or self._loop is None or self.queue_ahead:
                 return
             run = self.ready.popleft()
             try:
-                self.chained.append((self._start(run), run))
+                self.chained.append((self._start_job(run, None), run, time.time()))
             except Exception as exc:  # the dispatch loop starts it instead
                 log.debug("could not chain trial %s: %s", run.trial.number, exc)
                 self.ready.appendleft(run)
@@ -235,80 +236,79 @@ class Dispatcher:
     def _merge_chained(self) -> None:
         with self.lock:
             while self.chained:
-                fut, run = self.chained.popleft()
+                fut, run, started = self.chained.popleft()
+                self._take_slot(run, started)
                 self.running[fut] = run
 
-    def _submit(self, pool: ThreadPoolExecutor, run: _Running, rdd: Any, channel: Any) -> None:
-        fut = self._start_job(pool, run, rdd, channel)
-        self.running[fut] = run
-
-    def _start_job(
-        self, pool: ThreadPoolExecutor, run: _Running, rdd: Any, channel: Any
-    ) -> Future[TrialOutcome]:
-        task = TrialTask(
+    def _task(self, run: TrialRun) -> TrialTask:
+        assert self._loop is not None
+        return TrialTask(
             number=run.trial.number,
             params=run.params,
             attempt=run.attempt,
             metric=self.s.metric,
             direction=self.s.direction,
             monitor=self.s.monitor,
-            channel=channel,
+            channel=self._loop.channel,
             best_value=self.best_value,
             val_fraction=self.s.val_fraction,
         )
-        self._start_clock(run, time.time())
-        run.waiting = self.s.queue_ahead > 0  # until ``_take_slots`` sees it hold a slot
-        if run.waiting:
-            run.deadline = None
-        self.by_number[run.trial.number] = run
-        if not self.s.queue_ahead:
-            return pool.submit(self._run_job, task, run.group, rdd)
-        # Fewer jobs than slots: this one gets a slot whatever its place. Else it queues, so
-        # it waits until every earlier job has its place in Spark's queue.
-        self._submitting = [e for e in self._submitting if not e.is_set()]
-        after = list(self._submitting) if len(self.running) >= self.s.queue_ahead else []
-        submitted = threading.Event()
-        self._submitting.append(submitted)
-        return pool.submit(self._run_job, task, run.group, rdd, (after, submitted))
+
+    def _start_job(self, run: TrialRun, order: SubmitOrder | None) -> Future[TrialOutcome]:
+        assert self._loop is not None
+        self.by_number[run.trial.number] = run  # its reports are accepted from now on
+        return self._loop.pool.submit(self._run_job, self._task(run), run.tag, order)
+
+    def _submit(self, run: TrialRun) -> None:
+        """Start ``run``'s job (dispatch loop): on a free slot, or queued in Spark."""
+        if not self.queue_ahead:
+            fut = self._start_job(run, None)
+            self._take_slot(run, time.time())
+        else:
+            # Fewer jobs than slots: this one gets a slot whatever its place. Else it queues,
+            # so it waits until every earlier job has its place in Spark's queue.
+            self._submitting = [e for e in self._submitting if not e.is_set()]
+            after = list(self._submitting) if len(self.running) >= self.queue_ahead else []
+            order = SubmitOrder(after, threading.Event())
+            self._submitting.append(order.submitted)
+            fut = self._start_job(run, order)
+            run.move(Phase.QUEUED)  # until ``_take_slots`` sees it hold a slot
+        self.running[fut] = run
 
     def _capacity(self) -> int:
         """Jobs submitted at once: one per trial in flight, plus those queued ahead."""
-        return self.s.parallelism + self.s.queue_ahead
+        return self.s.parallelism + self.queue_ahead
 
     def _take_slots(self) -> None:
         """Queue-ahead mode: Spark's FIFO scheduler gives its slots to the oldest jobs, so the
         first ``queue_ahead`` jobs in submission order are running; a trial's clock (and its
         ``--trial-timeout``) starts when it gets there."""
-        if not self.s.queue_ahead:
+        if not self.queue_ahead:
             return
         now = time.time()
-        for run in itertools.islice(self.running.values(), self.s.queue_ahead):
-            if run.waiting:
-                run.waiting = False
-                self._start_clock(run, now)
+        for run in itertools.islice(self.running.values(), self.queue_ahead):
+            if run.phase is Phase.QUEUED:
+                self._take_slot(run, now)
 
-    def _start_clock(self, run: _Running, now: float) -> None:
+    def _take_slot(self, run: TrialRun, now: float) -> None:
         """The trial runs from ``now``: its ``--trial-timeout`` counts from here."""
+        run.move(Phase.RUNNING)
         run.started = now
         run.deadline = now + self.s.trial_timeout if self.s.trial_timeout else None
 
-    def active(self) -> int:
-        """Trials holding a Spark slot now (not those queued ahead)."""
-        return sum(1 for run in list(self.running.values()) if not run.waiting)
-
-    def _new_trial(self) -> _Running:
+    def _new_trial(self) -> TrialRun:
         with self.lock:
             trial = self.study.ask()
             params = self.suggest(trial)
             if self.on_started is not None:
                 self.on_started(trial)
-        return _Running(trial, params, 1, f"sparktf-{trial.number}-1", time.time(), None)
+        return TrialRun(trial, params, 1)
 
     # -- finishing ---------------------------------------------------------------------------
 
     def _tell(
         self,
-        run: _Running,
+        run: TrialRun,
         outcome: TrialOutcome | None,
         state: Any,
         error: str | None = None,
@@ -317,12 +317,11 @@ class Dispatcher:
         import optuna
 
         trial = run.trial
+        started = run.phase in (Phase.RUNNING, Phase.CANCELLING) and run.started is not None
+        run.move(Phase.ENDED)
         with self.lock:
             if outcome is not None:
-                for step, value in sorted(outcome.curve.items()):
-                    if step not in run.reported and math.isfinite(value):
-                        trial.report(value, step)
-                        run.reported.add(step)
+                self._report_curve(run, outcome)
                 attrs = record.encode(
                     attempts=run.attempt,
                     host=outcome.host,
@@ -337,7 +336,6 @@ class Dispatcher:
                     data_cache_hit=outcome.data_cache_hit,
                 )
             else:
-                started = not run.waiting and run.started is not None
                 attrs = record.encode(
                     attempts=run.attempt,
                     run_start=run.started if started else None,
@@ -358,7 +356,15 @@ class Dispatcher:
                 self.finished += 1
         self.on_finished(trial, outcome)
 
-    def _finish(self, run: _Running, outcome: TrialOutcome) -> None:
+    @staticmethod
+    def _report_curve(run: TrialRun, outcome: TrialOutcome) -> None:
+        """Tell Optuna the curve points the channel did not bring (e.g. no channel)."""
+        for step, value in sorted(outcome.curve.items()):
+            if step not in run.reported and math.isfinite(value):
+                run.trial.report(value, step)
+                run.reported.add(step)
+
+    def _finish(self, run: TrialRun, outcome: TrialOutcome) -> None:
         import optuna
 
         for w in outcome.warnings:
@@ -373,16 +379,19 @@ class Dispatcher:
         else:
             self._tell(run, outcome, optuna.trial.TrialState.FAIL, error=outcome.error)
 
-    def _cancel_again(self, runs: Iterable[_Running]) -> None:
-        """Cancel these trials' job groups once more: a job that its thread submitted just as
-        its group was cancelled escaped that cancel."""
+    def _cancel_again(self, runs: Iterable[TrialRun]) -> None:
+        """Cancel these trials' jobs once more: a job that its thread submitted just as its
+        group or tag was cancelled escaped that cancel."""
+        assert self.jobs is not None
         for run in runs:
-            self.sc.cancelJobGroup(run.group)
+            self.jobs.cancel(run.tag)
 
-    def _cancel(self, run: _Running, reason: str) -> None:
-        if run.cancel_reason is None:
+    def _cancel(self, run: TrialRun, reason: str) -> None:
+        assert self.jobs is not None
+        if run.phase in (Phase.RUNNING, Phase.QUEUED):
             run.cancel_reason = reason
-            self.sc.cancelJobGroup(run.group)
+            run.move(Phase.CANCELLING)
+            self.jobs.cancel(run.tag)
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -392,99 +401,112 @@ class Dispatcher:
         Raises:
             KeyboardInterrupt: after cancelling the running trials and recording them.
         """
+        jobs = self.jobs = job_runner(self.spark, self.objective, self.data)
+        self.finished = self.finished_count()
+        try:
+            with (
+                ChannelServer(
+                    self._on_report, host=jobs.channel_host(), advertise=self.s.channel_advertise
+                ) as channel,
+                ThreadPoolExecutor(
+                    max_workers=self._capacity() + self.s.parallelism,  # room for retries
+                    thread_name_prefix="sparktf-trial",
+                ) as pool,
+            ):
+                self._loop = _Loop(pool, channel.address if self.s.channel else None)
+                try:
+                    self._dispatch()
+                except KeyboardInterrupt:
+                    self._interrupted()
+                    raise
+                finally:
+                    self._loop = None
+                    self._drop_ready()
+                    self.refused_reports = channel.refused
+        finally:
+            jobs.close()
+
+    def _dispatch(self) -> None:
+        """The dispatch loop: fill the slots, wait for a job to end or a deadline, repeat."""
+        study_deadline = time.time() + self.s.timeout if self.s.timeout else None
+        while True:
+            if study_deadline and time.time() >= study_deadline and not self.stopping:
+                self._stop_all("the study's --timeout was reached")
+            self._fill(pending=0)
+            if not self.running:
+                return
+            self._prefetch()
+            self._take_slots()
+            if self.on_slots is not None:
+                self.on_slots()
+            done, _ = wait(
+                list(self.running),
+                timeout=self._wait_time(study_deadline),
+                return_when=FIRST_COMPLETED,
+            )
+            self._merge_chained()
+            self._cancel_overdue(done)
+            ended = [(fut, self.running.pop(fut)) for fut in done]
+            self._take_slots()
+            if not self.queue_ahead:  # the freed slots get their next trials before bookkeeping
+                self._fill(pending=len(ended))
+            # (queue-ahead: the freed slots already run the queued trials; tell Optuna first, so
+            # that the trials asked next know how these ended)
+            for fut, run in ended:
+                self._complete(fut, run)
+
+    def _wait_time(self, study_deadline: float | None) -> float | None:
+        """How long the loop may sleep: until the nearest trial or study deadline."""
+        deadlines = [r.deadline for r in self.running.values() if r.deadline]
+        if study_deadline and not self.stopping:
+            deadlines.append(study_deadline)
+        if self.stopping:
+            deadlines.append(time.time() + 1.0)
+            self._cancel_again(self.running.values())
+        return max(0.0, min(deadlines) - time.time()) if deadlines else None
+
+    def _cancel_overdue(self, done: set[Future[TrialOutcome]]) -> None:
+        now = time.time()
+        for fut, run in list(self.running.items()):
+            if fut not in done and run.deadline and now >= run.deadline:
+                self._cancel(run, f"timed out after {self.s.trial_timeout:g}s (--trial-timeout)")
+
+    def _interrupted(self) -> None:
+        """Ctrl-C: cancel every running trial, wait for their jobs, record them interrupted."""
         import optuna
 
-        FAIL = optuna.trial.TrialState.FAIL
-        data_bc = self.sc.broadcast(self.data) if self.data is not None else None
-        # One RDD for the whole study: each trial's job runs it with the trial as a local
-        # property, so the runner is pickled and its Java RDD built once, not once per trial.
-        rdd = self.sc.parallelize([0], 1).mapPartitions(partition_runner(self.objective, data_bc))
-        _ = rdd._jrdd  # built here, before the trial threads share it
-        host = self.spark.conf.get("spark.driver.host", "127.0.0.1") or "127.0.0.1"
-        study_deadline = time.time() + self.s.timeout if self.s.timeout else None
-        self.finished = self.finished_count()
-        with (
-            ChannelServer(
-                self._on_report, host=host, advertise=self.s.channel_advertise
-            ) as channel,
-            ThreadPoolExecutor(
-                max_workers=self._capacity() + self.s.parallelism,  # room for retries
-                thread_name_prefix="sparktf-trial",
-            ) as pool,
-        ):
-            address = channel.address if self.s.channel else None
-            self._start = lambda run: self._start_job(pool, run, rdd, address)
-            try:
-                while True:
-                    if study_deadline and time.time() >= study_deadline and not self.stopping:
-                        self._stop_all("the study's --timeout was reached")
-                    self._fill(pool, rdd, address, pending=0)
-                    if not self.running:
-                        break
-                    self._prefetch()
-                    self._take_slots()
-                    if self.on_slots is not None:
-                        self.on_slots()
-                    deadlines = [r.deadline for r in self.running.values() if r.deadline]
-                    if study_deadline and not self.stopping:
-                        deadlines.append(study_deadline)
-                    if self.stopping:
-                        deadlines.append(time.time() + 1.0)
-                        self._cancel_again(self.running.values())
-                    timeout = max(0.0, min(deadlines) - time.time()) if deadlines else None
-                    done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
-                    self._merge_chained()
-                    now = time.time()
-                    for fut, run in list(self.running.items()):
-                        if fut not in done and run.deadline and now >= run.deadline:
-                            self._cancel(
-                                run, f"timed out after {self.s.trial_timeout:g}s (--trial-timeout)"
-                            )
-                    ended = [(fut, self.running.pop(fut)) for fut in done]
-                    self._take_slots()
-                    if self.s.queue_ahead:
-                        # the freed slots already run the queued trials: tell Optuna first, so
-                        # that the trials asked next know how these ended
-                        for fut, run in ended:
-                            self._complete(pool, fut, run, rdd, address, FAIL)
-                        continue
-                    # the freed slots get their next trials before any bookkeeping
-                    self._fill(pool, rdd, address, pending=len(ended))
-                    for fut, run in ended:
-                        self._complete(pool, fut, run, rdd, address, FAIL)
-            except KeyboardInterrupt:
-                self._stop_all("interrupted by the user (Ctrl-C)")
-                give_up = time.time() + 60
-                while self.running and time.time() < give_up:
-                    _, left = wait(list(self.running), timeout=1.0)
-                    if not left:
-                        break
-                    self._cancel_again(self.running[fut] for fut in left)
-                self._merge_chained()
-                for fut, run in list(self.running.items()):
-                    self.running.pop(fut)
-                    self._tell(run, None, FAIL, error=run.cancel_reason, interrupted=True)
-                raise
-            finally:
-                self._start = None
-                for run in self.ready:  # asked ahead but never started
-                    run.started = None
-                    self._tell(
-                        run,
-                        None,
-                        FAIL,
-                        error="not started: the study stopped first",
-                        interrupted=True,
-                    )
-                self.ready.clear()
-                self.refused_reports = channel.refused
-                if data_bc is not None:
-                    data_bc.unpersist()
+        self._stop_all("interrupted by the user (Ctrl-C)")
+        give_up = time.time() + 60
+        while self.running and time.time() < give_up:
+            _, left = wait(list(self.running), timeout=1.0)
+            if not left:
+                break
+            self._cancel_again(self.running[fut] for fut in left)
+        self._merge_chained()
+        for fut, run in list(self.running.items()):
+            self.running.pop(fut)
+            self._tell(
+                run, None, optuna.trial.TrialState.FAIL, error=run.cancel_reason, interrupted=True
+            )
+
+    def _drop_ready(self) -> None:
+        """Trials asked ahead but never started: recorded as not started."""
+        import optuna
+
+        for run in self.ready:
+            self._tell(
+                run,
+                None,
+                optuna.trial.TrialState.FAIL,
+                error="not started: the study stopped first",
+                interrupted=True,
+            )
+        self.ready.clear()
 
     def _outstanding(self, pending: int) -> int:
         return self.finished + pending + len(self.running) + len(self.chained) + len(self.ready)
 
-    def _fill(self, pool: ThreadPoolExecutor, rdd: Any, address: Any, pending: int) -> None:
+    def _fill(self, pending: int) -> None:
         """Start trials on free slots: asked-ahead ones first, then new ones."""
         if self.stopping:
             return
@@ -492,9 +514,9 @@ class Dispatcher:
             self._merge_chained()
             while len(self.running) < self._capacity():
                 if self.ready:
-                    self._submit(pool, self.ready.popleft(), rdd, address)
+                    self._submit(self.ready.popleft())
                 elif self._outstanding(pending) < self.s.trials:
-                    self._submit(pool, self._new_trial(), rdd, address)
+                    self._submit(self._new_trial())
                 else:
                     break
 
@@ -506,7 +528,7 @@ class Dispatcher:
             with self.lock:  # counts are exact: no job thread is moving a trial meanwhile
                 if (
                     self.stopping
-                    or self.s.queue_ahead  # the queued jobs are the trials asked ahead
+                    or self.queue_ahead  # the queued jobs are the trials asked ahead
                     or len(self.ready) >= self.s.parallelism
                     or len(self.running) + len(self.chained) < self.s.parallelism
                     or self._outstanding(0) >= self.s.trials
@@ -523,15 +545,11 @@ class Dispatcher:
         for run in self.running.values():
             self._cancel(run, reason)
 
-    def _complete(
-        self,
-        pool: ThreadPoolExecutor,
-        fut: Future[TrialOutcome],
-        run: _Running,
-        rdd: Any,
-        address: Any,
-        FAIL: Any,
-    ) -> None:
+    def _complete(self, fut: Future[TrialOutcome], run: TrialRun) -> None:
+        """Tell Optuna how the attempt of ``fut`` ended, or retry it."""
+        import optuna
+
+        FAIL = optuna.trial.TrialState.FAIL
         exc = fut.exception()
         if exc is None:
             self._finish(run, fut.result())
@@ -546,16 +564,8 @@ class Dispatcher:
                 f"trial {run.trial.number}: {reason}; retrying "
                 f"(attempt {run.attempt + 1} of {self.s.max_retries + 1})"
             )
-            retry = _Running(
-                run.trial,
-                run.params,
-                run.attempt + 1,
-                f"sparktf-{run.trial.number}-{run.attempt + 1}",
-                time.time(),
-                None,
-                reported=run.reported,
-            )
-            self._submit(pool, retry, rdd, address)
+            run.move(Phase.ENDED)
+            self._submit(run.retry())
             return
         self._tell(
             run,
@@ -563,6 +573,14 @@ class Dispatcher:
             FAIL,
             error=f"{reason} (after {run.attempt} attempt(s))\n{_first_lines(str(exc), 30)}",
         )
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """What the dispatch loop's helpers share while it runs."""
+
+    pool: ThreadPoolExecutor
+    channel: ChannelAddress | None
 
 
 def _first_lines(text: str, n: int) -> str:
@@ -575,7 +593,7 @@ def _spark_failure(exc: BaseException) -> str:
         return "the Python worker crashed"
     if "ExecutorLostFailure" in text or "executor lost" in text.lower():
         return "the executor was lost"
-    if "cancelled" in text.lower():
+    if "cancelled" in text.lower() or "canceled" in text.lower():
         return "the Spark job was cancelled"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return f"the Spark task failed: {first[:300]}"

@@ -111,14 +111,16 @@ class TrialOutcome:
         return self.run_end - self.run_start
 
 
-# Per worker process: prepared data keyed by broadcast id (kept across reused tasks).
+# Per worker process: prepared data keyed by its broadcast or artifact (kept across tasks).
 _DATA_CACHE: dict[Any, Any] = {}
 
 
 def _data_for(objective: Objective, data_bc: Any, val_fraction: float) -> tuple[Any, bool]:
     if data_bc is None:
         return None, True
-    key = (getattr(data_bc, "_path", None) or id(data_bc), objective.kind, val_fraction)
+    # a Connect artifact names its content; a broadcast is one per study
+    ident = getattr(data_bc, "key", None) or getattr(data_bc, "id", None) or id(data_bc)
+    key = (ident, objective.kind, val_fraction)
     if key in _DATA_CACHE:
         return _DATA_CACHE[key], True
     raw = data_bc.value

@@ -95,14 +95,15 @@ def tune(
     data_obj = load_data(cfg, None if isinstance(data, str) else data, obj.kind)
     cfg, sampler, pruner = _search(cfg, obj, say)
 
-    from sparktf.spark import session, task_slots
+    from sparktf.spark import is_connect, master_of, session, task_slots
 
     app = f"sparktf-tune:{cfg.run_dir.path.name}"
-    spark = spark or session(cfg.master, app_name=app, conf=spark_conf)
+    spark = spark or session(cfg.master, app_name=app, conf=spark_conf, remote=cfg.remote)
     mirror = _open_study(cfg, sampler, pruner, resume, enqueue, say)
     slots = task_slots(spark)
     par = _parallelism(cfg, slots, say)
-    cfg = replace(cfg, master=spark.sparkContext.master)
+    if not is_connect(spark):  # the master a classic session really has (local[*] -> local[2])
+        cfg = replace(cfg, master=master_of(spark))
     from sparktf.fileio import write_json
 
     write_json(cfg.run_dir.config, cfg.to_dict())
@@ -163,6 +164,9 @@ def _configure(
         settings = {**settings, "dataset": data}
     if resume:
         changes = dict(settings)
+        for one, other in (("master", "remote"), ("remote", "master")):
+            if changes.get(one) is not None:  # a new session kind replaces the saved one
+                changes.setdefault(other, None)
         if isinstance(objective, str):
             changes["objective"] = objective
         if space is not None:
@@ -303,6 +307,8 @@ def _dispatch(
     """Run the trials; trials.csv and the storage are complete when this returns or raises.
     ``slots`` is (trials in flight, the cluster's task slots); ``tracking`` (MLflow) is told
     of each trial that starts and ends."""
+    from sparktf.spark import master_of
+
     tracking = tracking or NoTracking()
     par = slots[0]
     say = _sayer(show_progress)  # False under --quiet
@@ -350,7 +356,7 @@ def _dispatch(
     )
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "
-        f"on {cfg.master}, sampler {cfg.sampler}, pruner {cfg.pruner}, {cfg.direction} "
+        f"on {master_of(spark)}, sampler {cfg.sampler}, pruner {cfg.pruner}, {cfg.direction} "
         f"{cfg.metric}"
     )
     try:

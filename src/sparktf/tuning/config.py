@@ -60,6 +60,7 @@ class TuneConfig:
     reduction_factor: int = _setting(3, "--reduction-factor", _SEARCH)
     parallelism: int | None = _setting(None, "--parallelism", True)
     master: str | None = _setting(None, "--master", True)
+    remote: str | None = _setting(None, "--remote", True)
     storage: str | None = _setting(None, "--storage", "the study is stored there")
     study_name: str = _setting("sparktf", "--study-name", "the study is stored under it")
     max_retries: int = _setting(1, "--max-retries", True)
@@ -230,10 +231,11 @@ def _check_places(cfg: TuneConfig) -> None:
         raise ConfigError(f"--out {out} is a file; the run directory must be a directory")
     if cfg.data_dir is not None and not Path(cfg.data_dir).is_dir():
         raise ConfigError(f"--data-dir {cfg.data_dir}: no such directory")
-    if cfg.master is not None:
-        from sparktf.spark import resolve_master
+    if cfg.master is not None or cfg.remote is not None:
+        from sparktf.spark import resolve_master, resolve_remote
 
-        resolve_master(cfg.master)
+        if resolve_remote(cfg.remote, cfg.master) is None:
+            resolve_master(cfg.master)
     if cfg.channel_advertise is not None and not re.fullmatch(
         r"(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}", cfg.channel_advertise
     ):

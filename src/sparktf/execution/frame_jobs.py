@@ -1,0 +1,118 @@
+"""Trials as Spark jobs through the DataFrame API only: works on Spark Connect.
+
+Each attempt is a one-row DataFrame (the encoded trial) mapped by ``mapInArrow`` to one row (the
+pickled outcome), collected in its job thread under a session tag of its own, so that
+``interruptTag`` cancels that trial alone (Connect's tags belong to the thread that set them).
+There is no broadcast on Connect: the data travels once per session as a file artifact
+(``addArtifacts(..., file=True)``), which each Python worker reads once (``SparkFiles``) and keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparktf.execution.jobs import SubmitOrder, one_outcome, route_to
+from sparktf.execution.runner import decode_task, encode_task, run_trial
+
+if TYPE_CHECKING:
+    from sparktf.execution.runner import Objective, TrialOutcome, TrialTask
+
+OUTCOME_SCHEMA = "outcome binary"
+
+
+@dataclass(frozen=True)
+class ArtifactData:
+    """Data shipped as a Connect file artifact; ``value`` loads it on an executor."""
+
+    name: str
+
+    @property
+    def key(self) -> str:
+        """Identifies the data in a worker's cache (its content hash is in the name)."""
+        return self.name
+
+    @property
+    def value(self) -> Any:
+        """The data (unpickled from the artifact's local copy)."""
+        from pyspark import SparkFiles
+
+        with open(SparkFiles.get(self.name), "rb") as f:
+            return pickle.load(f)
+
+
+def ship(spark: Any, data: Any) -> ArtifactData:
+    """Send ``data`` to the session's executors once, as a file artifact named by its hash."""
+    blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    name = f"sparktf-data-{hashlib.sha256(blob).hexdigest()[:20]}.pkl"
+    with tempfile.TemporaryDirectory(prefix="sparktf-ship-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(blob)
+        try:
+            spark.addArtifacts(str(path), file=True)
+        except Exception as exc:  # this session has it already (the same content)
+            if "exist" not in str(exc).lower():
+                raise
+    return ArtifactData(name)
+
+
+def _mapper(objective: Objective, data: ArtifactData | None) -> Callable[[Iterator[Any]], Any]:
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        texts = [t for batch in batches for t in batch.column(0).to_pylist()]
+        for text in texts:
+            outcome = run_trial(decode_task(text), objective, data)
+            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+            yield pa.RecordBatch.from_pydict({"outcome": [blob]}, schema=_schema())
+
+    return run
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([pa.field("outcome", pa.binary())])
+
+
+class FrameJobs:
+    """:class:`~sparktf.execution.jobs.JobRunner` over the DataFrame API (Spark Connect)."""
+
+    queue_ahead = False
+
+    def __init__(self, spark: Any, objective: Objective, data: Any) -> None:
+        self.spark = spark
+        self.data = ship(spark, data) if data is not None else None
+        self.mapper = _mapper(objective, self.data)
+
+    def run(
+        self, task: TrialTask, tag: str, stopping: Callable[[], bool], order: SubmitOrder | None
+    ) -> TrialOutcome:
+        """Run ``task`` as one job tagged ``tag`` (see :class:`JobRunner`)."""
+        if stopping():
+            raise RuntimeError(f"trial {task.number}: cancelled before its Spark job started")
+        frame = self.spark.createDataFrame([(encode_task(task),)], "task string")
+        self.spark.addTag(tag)
+        try:
+            rows = frame.mapInArrow(self.mapper, OUTCOME_SCHEMA).collect()
+        finally:
+            self.spark.removeTag(tag)
+        return one_outcome(task.number, [pickle.loads(r["outcome"]) for r in rows])
+
+    def cancel(self, tag: str) -> None:
+        """Interrupt the operations tagged ``tag``."""
+        self.spark.interruptTag(tag)
+
+    def channel_host(self) -> str:
+        """This machine's address on the route to the Connect server (whose executors are
+        assumed to sit next to it)."""
+        host = getattr(getattr(self.spark, "client", None), "host", None) or "localhost"
+        return route_to(str(host))
+
+    def close(self) -> None:
+        """Nothing to free: the artifact ends with the session."""
