@@ -65,13 +65,14 @@ def _target_partitions(spark: SparkSession, df: DataFrame, cfg: PredictConfig) -
     """About 4 partitions per task slot (or ``cfg.partitions``). A classic batch DataFrame
     is coalesced or repartitioned as its partition count requires; a Connect one (whose
     partition count the client cannot see) is repartitioned; a stream's micro-batches are
-    coalesced (never split: that would cost a shuffle per micro-batch)."""
+    coalesced to one partition per slot (never split: that would cost a shuffle per
+    micro-batch)."""
     from sparktf.spark import is_connect, task_slots
 
     slots = task_slots(spark)
+    if df.isStreaming:  # a micro-batch is small: one task per slot
+        return df.repartition(cfg.partitions) if cfg.partitions else df.coalesce(slots)
     target = cfg.partitions or 4 * slots
-    if df.isStreaming:
-        return df.repartition(target) if cfg.partitions else df.coalesce(target)
     if is_connect(spark):
         return df.repartition(target)
     current = df.rdd.getNumPartitions()
