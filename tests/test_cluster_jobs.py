@@ -1,5 +1,6 @@
-"""``sparktf tune`` and ``sparktf predict`` unchanged against ``--master spark://...``: a real
-2-worker standalone cluster on loopback, the CLI drivers in subprocesses."""
+"""``sparktf tune`` and ``sparktf predict`` unchanged against ``--master spark://...`` and through
+the cluster's Spark Connect server (``--remote sc://...``, a client with no JVM): a real 2-worker
+standalone cluster on loopback, the CLI drivers in subprocesses."""
 
 from __future__ import annotations
 
@@ -33,14 +34,34 @@ WAIT_FOR_BOTH = [
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterInfo]:
+def classic_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterInfo]:
     state = tmp_path_factory.mktemp("cluster-jobs")
     with standalone_cluster(workers=2, cores=1, memory="2g", state_dir=state) as info:
         yield info
 
 
+@pytest.fixture(scope="module")
+def connect_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterInfo]:
+    """A cluster whose Spark Connect server holds both workers (a cluster of its own)."""
+    state = tmp_path_factory.mktemp("cluster-connect")
+    with standalone_cluster(workers=2, cores=1, memory="2g", state_dir=state, connect=True) as c:
+        yield c
+
+
+@pytest.fixture(params=["master", "remote"])
+def spark_args(request: pytest.FixtureRequest) -> list[str]:
+    """How a CLI driver reaches the cluster: --master spark://... (a classic driver with
+    its own application) or --remote sc://... (a Connect client of the cluster's server)."""
+    if request.param == "master":
+        info = request.getfixturevalue("classic_cluster")
+        return ["--master", info.master_url, *WAIT_FOR_BOTH]
+    info = request.getfixturevalue("connect_cluster")
+    assert info.connect_url is not None
+    return ["--remote", info.connect_url]
+
+
 def test_tune_runs_on_both_workers_of_a_standalone_cluster(
-    cluster: ClusterInfo, tmp_path: Path
+    spark_args: list[str], tmp_path: Path
 ) -> None:
     space = write_space(
         tmp_path / "space.json", {"x": {"type": "grid", "values": [0, 1, 2, 3, 4, 5]}, "sleep": 1}
@@ -61,9 +82,7 @@ def test_tune_runs_on_both_workers_of_a_standalone_cluster(
             "minimize",
             "--pruner",
             "none",
-            "--master",
-            cluster.master_url,
-            *WAIT_FOR_BOTH,
+            *spark_args,
             "--out",
             str(run),
             "--quiet",
@@ -78,11 +97,12 @@ def test_tune_runs_on_both_workers_of_a_standalone_cluster(
     assert set(df["worker"]) == {1.0, 2.0}, "trials did not run on both workers"
     assert df["worker_pid"].nunique() >= 2
     assert (df["value"] == (df["params_x"] - 2) ** 2).all()
-    assert json.loads((run / "config.json").read_text())["master"] == cluster.master_url
+    saved = json.loads((run / "config.json").read_text())
+    assert saved[spark_args[0][2:]] == spark_args[1]  # resume goes back to the same Spark
     assert json.loads((run / "best" / "params.json").read_text())["x"] == 2
 
 
-def test_predict_runs_on_a_standalone_cluster(cluster: ClusterInfo, tmp_path: Path) -> None:
+def test_predict_runs_on_a_standalone_cluster(spark_args: list[str], tmp_path: Path) -> None:
     images = write_pngs(tmp_path / "images", 120)
     model = save_gray_model(tmp_path / "gray.keras")
     out = tmp_path / "preds.parquet"
@@ -95,9 +115,7 @@ def test_predict_runs_on_a_standalone_cluster(cluster: ClusterInfo, tmp_path: Pa
             str(tmp_path / "images"),
             "--out",
             str(out),
-            "--master",
-            cluster.master_url,
-            *WAIT_FOR_BOTH,  # --conf, as tune
+            *spark_args,
             "--partitions",
             "4",
             "--top-k",

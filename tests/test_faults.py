@@ -77,14 +77,29 @@ def _python_workers(worker_pid: int) -> int:
     return found
 
 
-def test_worker_loss_mid_study_loses_no_trial(cluster: ClusterInfo, tmp_path: Path) -> None:
+@pytest.mark.parametrize("via", ["master", "remote"])
+def test_worker_loss_mid_study_loses_no_trial(via: str, tmp_path: Path) -> None:
+    """The same through a classic driver and through the cluster's Spark Connect server."""
     log, run = tmp_path / "calls.log", tmp_path / "run"
     xs = [0, 1, 2, 3, 4, 5]
     space = write_space(
         tmp_path / "space.json",
         {"x": {"type": "grid", "values": xs}, "sleep": 3, "log": str(log)},
     )
-    args = _tune_args(space, run, len(xs), "--master", cluster.master_url, *WAIT_FOR_BOTH)
+    with standalone_cluster(
+        workers=2, state_dir=tmp_path / "cluster", connect=via == "remote"
+    ) as cluster:
+        spark_args = (
+            ["--master", cluster.master_url, *WAIT_FOR_BOTH]
+            if via == "master"
+            else ["--remote", str(cluster.connect_url)]
+        )
+        _lose_a_worker_mid_study(cluster, _tune_args(space, run, len(xs), *spark_args), tmp_path)
+
+
+def _lose_a_worker_mid_study(cluster: ClusterInfo, args: list[str], tmp_path: Path) -> None:
+    log, run = tmp_path / "calls.log", tmp_path / "run"
+    xs = [0, 1, 2, 3, 4, 5]
     proc = start_cli(args, tmp_path / "tune.log")
     try:
 
@@ -176,8 +191,11 @@ def test_worker_loss_mid_prediction_keeps_every_row_once(
 XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below: 3 s per trial
 
 
-def _stop_study(tmp_path: Path, sig: signal.Signals, what: str, until: Any) -> tuple[Path, int]:
-    """Start ``sparktf tune`` of the XS grid on local[2]; once ``until(trials, log_lines)``
+def _stop_study(
+    tmp_path: Path, sig: signal.Signals, what: str, until: Any, spark_flags: list[str]
+) -> tuple[Path, int]:
+    """Start ``sparktf tune`` of the XS grid on local[2] (classic, or through the Connect
+    pass's server); once ``until(trials, log_lines)``
     holds, send ``sig`` to its whole process group (as a terminal's Ctrl-C does: the driver,
     its JVM and its Python workers). Returns the run directory and the exit code."""
     log, run = tmp_path / "calls.log", tmp_path / "run"
@@ -185,9 +203,7 @@ def _stop_study(tmp_path: Path, sig: signal.Signals, what: str, until: Any) -> t
         tmp_path / "space.json",
         {"x": {"type": "grid", "values": XS}, "sleep": 3, "log": str(log)},
     )
-    proc = start_cli(
-        _tune_args(space, run, len(XS), "--master", "local[2]"), tmp_path / "tune-1.log"
-    )
+    proc = start_cli(_tune_args(space, run, len(XS), *spark_flags), tmp_path / "tune-1.log")
     try:
         wait_for(
             what,
@@ -221,12 +237,15 @@ def _resume_completes(tmp_path: Path, run: Path, done: set[float]) -> tuple[list
     return trials, starts
 
 
-def test_driver_loss_then_resume_reruns_only_interrupted_trials(tmp_path: Path) -> None:
+def test_driver_loss_then_resume_reruns_only_interrupted_trials(
+    tmp_path: Path, spark_flags: list[str]
+) -> None:
     run, _ = _stop_study(
         tmp_path,
         signal.SIGKILL,  # the driver, its JVM and its Python workers
         "two completed trials",
         lambda trials, _: len(_complete(trials)) >= 2,
+        spark_flags,
     )
     killed = study_trials(run)
     done = {t.params["x"] for t in killed if t.state.name == "COMPLETE"}
@@ -244,7 +263,9 @@ def test_driver_loss_then_resume_reruns_only_interrupted_trials(tmp_path: Path) 
     assert sorted(set(starts)) == [float(x) for x in XS]
 
 
-def test_ctrl_c_cancels_running_trials_and_resume_completes_the_study(tmp_path: Path) -> None:
+def test_ctrl_c_cancels_running_trials_and_resume_completes_the_study(
+    tmp_path: Path, spark_flags: list[str]
+) -> None:
     # With local[2], two trials run and two more wait in Spark's queue when Ctrl-C comes.
     run, rc = _stop_study(
         tmp_path,
@@ -253,6 +274,7 @@ def test_ctrl_c_cancels_running_trials_and_resume_completes_the_study(tmp_path: 
         lambda trials, lines: (
             len(_complete(trials)) >= 2 and sum(1 for w, *_ in lines if w == "start") >= 4
         ),
+        spark_flags,
     )
     out = tail(tmp_path / "tune-1.log")
     assert rc == 130, out

@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sparktf.connect import CONNECT_CLASS, connect_command, wait_connect_ready
 from sparktf.errors import ConfigError, SparkTFError
 
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+CONNECT_ROLE = "connect"  # the Spark Connect server (``start --connect``)
 MARKER_VAR = "SPARKTF_CLUSTER_ID"
 DIR_VAR = "SPARKTF_CLUSTER_DIR"  # the state directory, also in every process's environment
 STATE_FILE = "cluster.json"
@@ -70,6 +72,8 @@ class DaemonProcess:
     @property
     def main_class(self) -> str:
         """The Spark class this process runs."""
+        if self.role == CONNECT_ROLE:
+            return CONNECT_CLASS
         return MASTER_CLASS if self.role == "master" else WORKER_CLASS
 
 
@@ -86,7 +90,7 @@ class ClusterInfo:
         memory: memory offered by each worker (``2g``).
         gpus: GPUs offered by each worker (0: none).
         cluster_id: the marker every process of this cluster carries in ``$SPARKTF_CLUSTER_ID``.
-        processes: the master, then the workers.
+        processes: the master, then the workers, then the Connect server if any.
     """
 
     master_url: str
@@ -107,7 +111,12 @@ class ClusterInfo:
     @property
     def worker_pids(self) -> tuple[int, ...]:
         """Pids of the worker JVMs, in order."""
-        return tuple(p.pid for p in self.processes[1:])
+        return tuple(p.pid for p in self.processes[1:] if p.role.startswith("worker-"))
+
+    @property
+    def connect_url(self) -> str | None:
+        """The Spark Connect server's ``sc://127.0.0.1:PORT`` (``None``: started without it)."""
+        return next((p.web_ui_url for p in self.processes if p.role == CONNECT_ROLE), None)
 
     @property
     def pids(self) -> tuple[int, ...]:
@@ -455,6 +464,7 @@ def start_cluster(
     gpus: int = 0,
     gpu_discovery_script: str | None = None,
     timeout: float = 90.0,
+    connect: bool = False,
 ) -> ClusterInfo:
     """Start a Spark standalone cluster (one master, ``workers`` workers) on 127.0.0.1.
 
@@ -468,7 +478,9 @@ def start_cluster(
         gpus: GPUs each worker offers (``spark.worker.resource.gpu.amount``).
         gpu_discovery_script: the script that lists them; default: one per worker that gives
             worker i the GPUs ``(i-1)*gpus ... i*gpus-1`` of ``nvidia-smi``.
-        timeout: seconds to wait for the master to list every worker ALIVE.
+        timeout: seconds to wait for the master to list every worker ALIVE (and for the
+            Connect server to listen).
+        connect: also start a Spark Connect server on the cluster (``connect_url``).
 
     Returns:
         The running cluster.
@@ -611,6 +623,9 @@ def start_cluster(
                 record()
             info = record()
             _wait_ready(info, timeout)
+            if connect:
+                procs.append(_launch_connect(master_url, env, sdir, timeout))
+                info = record()
         except BaseException:
             _kill_leftovers(cluster_id, procs)
             (sdir / STATE_FILE).unlink(missing_ok=True)
@@ -618,6 +633,21 @@ def start_cluster(
                 (sdir / f"{p.role}.pid").unlink(missing_ok=True)
             raise
     return info
+
+
+def _launch_connect(
+    master_url: str, env: dict[str, str], sdir: Path, timeout: float
+) -> DaemonProcess:
+    """Start a Spark Connect server for the cluster and wait until it listens."""
+    port = _free_port()
+    log = sdir / "logs" / "connect.log"
+    # Hold the first jobs until every worker's executor has registered (they are all known).
+    conf = {"spark.scheduler.minRegisteredResourcesRatio": "1.0"}
+    proc = _launch(
+        CONNECT_ROLE, connect_command(master_url, port, conf), env, log, f"sc://{LOOPBACK}:{port}"
+    )
+    wait_connect_ready(port, lambda: _running(proc.pid), log, timeout)
+    return proc
 
 
 def _wait_master_alive(master: DaemonProcess, timeout: float) -> None:
@@ -806,6 +836,7 @@ def standalone_cluster(
     gpus: int = 0,
     gpu_discovery_script: str | None = None,
     timeout: float = 90.0,
+    connect: bool = False,
 ) -> Iterator[ClusterInfo]:
     """``with standalone_cluster(workers=2, state_dir=tmp) as c: session(c.master_url) ...``
 
@@ -813,7 +844,9 @@ def standalone_cluster(
     process it forked, when the block ends, also on error. Give each concurrent cluster its own
     ``state_dir``.
     """
-    info = start_cluster(workers, cores, memory, state_dir, gpus, gpu_discovery_script, timeout)
+    info = start_cluster(
+        workers, cores, memory, state_dir, gpus, gpu_discovery_script, timeout, connect
+    )
     try:
         yield info
     finally:

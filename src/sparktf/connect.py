@@ -85,8 +85,7 @@ def wait_connect_ready(port: int, alive: Callable[[], bool], log: Path, timeout:
     while time.monotonic() < deadline:
         if not alive():
             raise ConnectServerError(
-                f"the Spark Connect server exited while starting; the end of {log}:\n"
-                f"{_tail(log)}"
+                f"the Spark Connect server exited while starting; the end of {log}:\n{_tail(log)}"
             )
         with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=1):
             return

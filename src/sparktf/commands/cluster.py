@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
         "start",
         help="start a master and N workers; prints the master URL",
         description="Start a master and N workers on 127.0.0.1 and wait until the master lists "
-        "them all ALIVE. Prints the master URL (spark://127.0.0.1:PORT) on stdout. Logs, pid "
+        "them all ALIVE. Prints the master URL (spark://127.0.0.1:PORT) on stdout, and with "
+        "--connect the Spark Connect URL (sc://127.0.0.1:PORT) on the next line. Logs, pid "
         "files and the workers' work directories go to the state directory. Fails if a "
         "cluster started from the same state directory still runs.",
     )
@@ -56,6 +57,11 @@ def register(sub: Any) -> None:
         "--gpu-discovery-script",
         help='script printing {"name": "gpu", "addresses": [...]} (default: worker i gets '
         "GPUs (i-1)*G .. i*G-1 of nvidia-smi)",
+    )
+    start.add_argument(
+        "--connect",
+        action="store_true",
+        help="also start a Spark Connect server on the cluster; pass its sc:// URL to --remote",
     )
     start.add_argument("--state-dir", help=STATE_HELP)
     start.add_argument(
@@ -89,7 +95,8 @@ def run_start(args: argparse.Namespace) -> int:
     from sparktf.cluster import start_cluster
     from sparktf.console import console
 
-    with console.status(f"starting a Spark master and {args.workers} worker(s) ..."):
+    what = " and a Spark Connect server" if args.connect else ""
+    with console.status(f"starting a Spark master and {args.workers} worker(s){what} ..."):
         info = start_cluster(
             workers=args.workers,
             cores=args.cores,
@@ -98,15 +105,20 @@ def run_start(args: argparse.Namespace) -> int:
             gpus=args.gpus,
             gpu_discovery_script=args.gpu_discovery_script,
             timeout=args.timeout,
+            connect=args.connect,
         )
     print(info.master_url, flush=True)
+    if info.connect_url:
+        print(info.connect_url, flush=True)
     gpus = f", {info.gpus} GPU(s)" if info.gpus else ""
     console.print(
         f"cluster up: {info.workers} worker(s) × {info.cores} core(s), {info.memory}{gpus}\n"
         f"  master  {info.master_url}   web UI {info.web_ui_url}\n"
         f"  state   {info.state_dir} (logs/, work/, *.pid)\n"
-        f"  use     sparktf ... --master {info.master_url}\n"
-        "  stop    sparktf cluster stop"
+        + (f"  connect {info.connect_url}   (Spark Connect)\n" if info.connect_url else "")
+        + f"  use     sparktf ... --master {info.master_url}\n"
+        + (f"          sparktf ... --remote {info.connect_url}\n" if info.connect_url else "")
+        + "  stop    sparktf cluster stop"
         + (f" --state-dir {args.state_dir}" if args.state_dir else ""),
         soft_wrap=True,
     )
@@ -145,6 +157,8 @@ def run_status(args: argparse.Namespace) -> int:
     seen = "?" if st.alive_workers is None else str(st.alive_workers)
     print(f"master   {info.master_url}")
     print(f"web UI   {info.web_ui_url}")
+    if info.connect_url:
+        print(f"connect  {info.connect_url}")
     print(f"workers  {seen} of {info.workers} ALIVE ({info.cores} core(s), {info.memory} each)")
     for proc, alive in zip(info.processes, st.alive, strict=True):
         state = "running" if alive else "EXITED"
