@@ -71,8 +71,9 @@ def tune(
         **settings: any field of :class:`TuneConfig`: ``out`` (default ``runs/study-TIME``),
             ``trials`` (20), ``metric``, ``direction``, ``sampler`` (tpe, random, grid, cmaes,
             gp), ``seed``, ``pruner`` (auto, asha, hyperband, median, none), ``min_epochs``,
-            ``reduction_factor``, ``parallelism``, ``master``, ``storage`` (an Optuna RDB URL),
-            ``study_name``, ``max_retries``, ``trial_timeout``, ``timeout``, ``val_fraction``,
+            ``reduction_factor``, ``parallelism``, ``master``, ``remote`` (a Spark Connect
+            URL), ``storage`` (an Optuna RDB URL), ``study_name``, ``max_retries``,
+            ``trial_timeout``, ``timeout``, ``val_fraction``,
             ``dataset``, ``data_dir``, ``train_subset``, ``test_subset``, ``channel``,
             ``channel_advertise``; MLflow tracking: ``mlflow`` (True to track the study),
             ``mlflow_tracking_uri``, ``mlflow_experiment``, ``register_model``.
