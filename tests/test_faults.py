@@ -285,8 +285,16 @@ def test_ctrl_c_cancels_running_trials_and_resume_completes_the_study(
     done = {t.params["x"] for t in stopped if t.state.name == "COMPLETE"}
     cut = [t for t in stopped if t.user_attrs.get("interrupted")]
     assert len(done) >= 2 and cut
-    assert all(t.state.name == "FAIL" and "Ctrl-C" in t.user_attrs["error"] for t in cut)
+    assert all(t.state.name == "FAIL" for t in cut)
+    errors = [t.user_attrs["error"] for t in cut]
+    # cut short by Ctrl-C, or asked ahead of a free slot and never started (where the job
+    # runner keeps asked trials in the driver rather than queued in Spark: Connect, 3.5)
+    assert any("Ctrl-C" in e for e in errors), errors
+    assert all("Ctrl-C" in e or e.startswith("not started") for e in errors), errors
     lines = log_lines(tmp_path / "calls.log")
     started = [x for what, x, _ in lines if what == "start"]
-    assert set(started) - {x for what, x, _ in lines if what == "end"}, "no trial was cut short"
+    if "--master" in spark_flags:
+        # (a Connect server kills a cancelled task's Python worker only after
+        # spark.python.task.killTimeout, 2 s: a 3 s trial may end first, its result unused)
+        assert set(started) - {x for what, x, _ in lines if what == "end"}, "no trial cut short"
     _resume_completes(tmp_path, run, done)
