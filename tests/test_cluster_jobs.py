@@ -5,14 +5,22 @@ standalone cluster on loopback, the CLI drivers in subprocesses."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sparktf.cluster import ClusterInfo, standalone_cluster
+from sparktf.cluster import (
+    STATE_FILE,
+    ClusterInfo,
+    cluster_processes,
+    cluster_status,
+    standalone_cluster,
+)
 from tests.clusterutil import (
+    CLI,
     read_predictions,
     run_cli,
     save_gray_model,
@@ -42,10 +50,29 @@ def classic_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluste
 
 @pytest.fixture(scope="module")
 def connect_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterInfo]:
-    """A cluster whose Spark Connect server holds both workers (a cluster of its own)."""
+    """A cluster whose Spark Connect server holds both workers (a cluster of its own), started
+    and stopped through the CLI: ``start --connect`` prints the master's URL, then the
+    server's; ``stop`` leaves no process of either behind."""
     state = tmp_path_factory.mktemp("cluster-connect")
-    with standalone_cluster(workers=2, cores=1, memory="2g", state_dir=state, connect=True) as c:
-        yield c
+    cli = [*CLI, "cluster"]
+    out = subprocess.run(
+        [*cli, "start", "--workers", "2", "--connect", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    info = ClusterInfo.from_json(json.loads((state / STATE_FILE).read_text()))
+    try:
+        assert out.stdout.split() == [info.master_url, str(info.connect_url)]
+        assert str(info.connect_url).startswith("sc://127.0.0.1:")
+        status = cluster_status(state)
+        assert status is not None and status.healthy and len(status.alive) == 4
+        yield info
+    finally:
+        stop = subprocess.run([*cli, "stop", "--state-dir", str(state)], timeout=120, check=False)
+    assert stop.returncode == 0
+    assert not cluster_processes(info.cluster_id), "the Connect server or its executors survived"
 
 
 @pytest.fixture(params=["master", "remote"])
