@@ -14,6 +14,11 @@ EXAMPLES = """examples:
   sparktf tune --resume runs/fmnist-1          # continue an interrupted study
   MLFLOW_TRACKING_URI=http://mlflow:5000 sparktf tune --model mnist_cnn --space space.yaml \
       --out runs/f1 --mlflow --mlflow-experiment fashion --register-model fashion-cnn
+  sparktf tune --model cnn --data photos/ --test-fraction 0.2 --space space.yaml --out runs/p1
+  sparktf tune --model transfer --backbone mobilenet_v2 --weights imagenet --data photos/ \
+      --space head.yaml --out runs/p2
+  sparktf tune --model mlp --data customers.parquet --label-column churned --space mlp.yaml \
+      --out runs/t1
   sparktf tune --objective mypkg.objectives:train --space space.json --metric loss \\
       --direction minimize --out runs/custom
 
@@ -53,7 +58,12 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = p.add_argument_group("what to tune")
-    what.add_argument("--model", help="model family (mnist_cnn)")
+    what.add_argument(
+        "--model",
+        help="model family: cnn (a small convnet sized from the images), mlp (tables of "
+        "numeric features), transfer (a keras.applications backbone with a new head), "
+        "mnist_cnn (the reference 28x28 digits network)",
+    )
     what.add_argument(
         "--objective",
         metavar="MODULE:FUNCTION",
@@ -61,19 +71,7 @@ def register(sub: Any) -> None:
         "builder build(params) -> compiled model",
     )
     what.add_argument("--space", help="search space file (YAML or JSON)")
-    what.add_argument(
-        "--dataset",
-        default=None,
-        help="data set for Keras models: fashion-mnist (default) or mnist",
-    )
-    what.add_argument("--data-dir", help="directory holding the data set's IDX files")
-    what.add_argument("--train-subset", type=int, help="use only the first N training images")
-    what.add_argument("--test-subset", type=int, help="use only the first N test images")
-    what.add_argument(
-        "--val-fraction",
-        type=float,
-        help="share of the training images held out for validation (default 0.1)",
-    )
+    _data_arguments(p)
     search = p.add_argument_group("search")
     search.add_argument("--trials", type=int, help="number of trials to finish (default 20)")
     search.add_argument("--sampler", choices=SAMPLERS, help="default: tpe")
@@ -139,6 +137,94 @@ def register(sub: Any) -> None:
     out.add_argument("--no-report", action="store_true", help="skip the HTML report at the end")
     _mlflow_arguments(p)
     p.set_defaults(func=run_tune)
+
+
+def _bytes(text: str) -> int:
+    """``"256M"``, ``"2G"``, ``"1000"`` (bytes; K, M, G, T are powers of 1024)."""
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = t[-1] if t and t[-1] in units else ""
+    try:
+        value = float(t[: len(t) - len(unit)] if unit else t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 256M or 2G (bytes), got {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a size >= 0, got {text!r}")
+    return int(value * units[unit])
+
+
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: the data (a built-in set, or your own images or table)."""
+    d = p.add_argument_group(
+        "data",
+        "--data is a built-in name (fashion-mnist, mnist) or a path (local, hdfs://, s3://, "
+        "gs://): a folder of class subfolders of images (photos/cat/*.jpg, photos/dog/*.jpg; "
+        "the folder names are the classes); a Parquet or CSV table with a label column and an "
+        "image column (bytes, or paths relative to the table); or a table of numeric feature "
+        "columns and a label column (--model mlp)",
+    )
+    d.add_argument("--data", metavar="NAME|PATH", help="the data (see above)")
+    d.add_argument("--dataset", default=None, help="a built-in data set (same as --data NAME)")
+    d.add_argument(
+        "--label-column", metavar="NAME", help="tables: the label column (default: label)"
+    )
+    d.add_argument(
+        "--image-column",
+        metavar="NAME",
+        help="tables of images: the column of image bytes or paths (default: its binary column)",
+    )
+    d.add_argument(
+        "--feature-columns",
+        metavar="A,B,C",
+        help="tables of features: the feature columns (default: every numeric column but the "
+        "label)",
+    )
+    d.add_argument(
+        "--test-data",
+        metavar="PATH",
+        help="the test set, in the same form as --data (default: --test-fraction of --data)",
+    )
+    d.add_argument(
+        "--test-fraction",
+        type=float,
+        help="share of --data held out for the test, stratified by class (default 0.2)",
+    )
+    d.add_argument(
+        "--val-fraction",
+        type=float,
+        help="share of the training data held out for validation, stratified (default 0.1)",
+    )
+    d.add_argument(
+        "--image-size",
+        metavar="HxW",
+        help="size images are resized to (default: their most common size, at most 128 on the "
+        "long side; transfer: 224x224)",
+    )
+    d.add_argument(
+        "--broadcast-limit",
+        type=_bytes,
+        metavar="SIZE",
+        help="decoded data above this size is not broadcast: each executor reads it from its "
+        "path once and caches it on local disk (default 256M; 0 always reads from the path)",
+    )
+    d.add_argument(
+        "--backbone",
+        help="transfer: a keras.applications model (mobilenet_v2 (default), resnet50, "
+        "efficientnet_b0, ...)",
+    )
+    d.add_argument(
+        "--weights",
+        metavar="FILE|imagenet|none",
+        help="transfer: the backbone's weights: a weights file, imagenet (downloaded by Keras; "
+        "the default) or none (random)",
+    )
+    d.add_argument("--data-dir", help="directory holding the built-in data set's IDX files")
+    d.add_argument(
+        "--train-subset", type=int, help="built-in data: only the first N training images"
+    )
+    d.add_argument("--test-subset", type=int, help="built-in data: only the first N test images")
 
 
 def _mlflow_arguments(p: argparse.ArgumentParser) -> None:

@@ -54,8 +54,9 @@ class Objective:
         return self.fn(params, data) if self.takes_data else self.fn(params)
 
     def builder(self) -> Callable[[Mapping[str, Any]], Any]:
-        """The Keras model builder (FAMILY and BUILD objectives)."""
-        if self.kind is ObjectiveKind.FAMILY:
+        """The Keras model builder (FAMILY and BUILD objectives; a family sized from the
+        data comes with its builder in ``fn``)."""
+        if self.kind is ObjectiveKind.FAMILY and self.fn is None:
             from sparktf.keras.models import get_family
 
             return get_family(self.name).build
@@ -124,6 +125,8 @@ def _data_for(objective: Objective, data_bc: Any, val_fraction: float) -> tuple[
     if key in _DATA_CACHE:
         return _DATA_CACHE[key], True
     raw = data_bc.value
+    if hasattr(raw, "read_on_executor"):  # too big to broadcast: read from its path here
+        raw = raw.read_on_executor()
     if objective.kind is ObjectiveKind.FUNCTION:
         prepared = raw
     else:

@@ -227,6 +227,13 @@ def run_predict(
         output_format(out)
     if out is not None and is_local_path(out) and Path(out).expanduser().exists() and not overwrite:
         raise ConfigError(f"output {out} already exists: choose another name or pass --overwrite")
+    from sparktf.inference.tables import check_columns, run_table_predict, table_model
+
+    table = table_model(model)  # a tuned table model (mlp): table rows in, not images
+    if table is not None and isinstance(source, str):
+        check_columns(source, table)
+        session = open_session(spark, master, conf, remote)
+        return run_table_predict(source, table, out, cfg, session, overwrite, progress)
     spec = check(source, model, cfg)
     df = prepare(source, spec, cfg, open_session(spark, master, conf, remote))
     return write_predictions(df, out, overwrite=overwrite, progress=progress)

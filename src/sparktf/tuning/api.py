@@ -23,7 +23,7 @@ from sparktf.search.study import (
 )
 from sparktf.tracking import NoTracking, track_study
 from sparktf.tuning.config import TuneConfig, field_names
-from sparktf.tuning.data import load_data
+from sparktf.tuning.data import study_data
 from sparktf.tuning.display import Display, print_summary
 from sparktf.tuning.objectives import resolve_objective
 from sparktf.tuning.outputs import Outputs, TuneResult, check_failed, result
@@ -59,8 +59,8 @@ def tune(
             :func:`sparktf.keras_builder` (or annotated ``-> keras.Model``). Not needed with
             ``resume`` (the saved one is used).
         space: the search space (SearchSpace, dict, or a YAML/JSON path).
-        data: a data set name, an ``ImageDataset``, or anything picklable for a custom
-            objective; broadcast once to the executors.
+        data: a data set name, a path (as ``data=`` setting), an ``ImageDataset``, or anything
+            picklable for a custom objective; broadcast once to the executors.
         spark: a running SparkSession (default: one for ``master``, started once every
             setting has been checked).
         spark_conf: extra Spark configuration for the session ``tune`` starts.
@@ -75,7 +75,11 @@ def tune(
             URL), ``storage`` (an Optuna RDB URL), ``study_name``, ``max_retries``,
             ``trial_timeout``, ``timeout``, ``val_fraction``,
             ``dataset``, ``data_dir``, ``train_subset``, ``test_subset``, ``channel``,
-            ``channel_advertise``; MLflow tracking: ``mlflow`` (True to track the study),
+            ``channel_advertise``; your own data: ``data`` (a built-in name or a path: a
+            folder of class subfolders, a Parquet/CSV table), ``label_column``,
+            ``image_column``, ``feature_columns``, ``test_data``, ``test_fraction``,
+            ``image_size``, ``broadcast_limit`` (bytes), ``backbone`` and ``weights``
+            (``transfer``); MLflow tracking: ``mlflow`` (True to track the study),
             ``mlflow_tracking_uri``, ``mlflow_experiment``, ``register_model``.
 
     Returns:
@@ -93,8 +97,11 @@ def tune(
     say: Say = _sayer(show_progress and not quiet)  # sparktf's informational lines
     tell: Say = _sayer(show_progress, always=True)  # what the user must know even with --quiet
     cfg, obj = _configure(objective, space, data, resume, settings)
-    data_obj = load_data(cfg, None if isinstance(data, str) else data, obj.kind)
+    loaded = study_data(cfg, None if isinstance(data, str) else data, obj)
+    data_obj, obj = loaded.data, loaded.objective
     cfg, sampler, pruner = _search(cfg, obj, say)
+    if loaded.report is not None:
+        (tell if loaded.report.skipped else say)(loaded.report.line())
 
     from sparktf.spark import is_connect, master_of, session, task_slots
 
@@ -107,7 +114,8 @@ def tune(
         cfg = replace(cfg, master=master_of(spark))
     from sparktf.fileio import write_json
 
-    write_json(cfg.run_dir.config, cfg.to_dict())
+    report = {"data_report": loaded.report.to_dict()} if loaded.report else {}
+    write_json(cfg.run_dir.config, {**cfg.to_dict(), **report})
     with track_study(cfg, mirror.study, say, tell) as tracking:  # MLflow, under --mlflow
         show = show_progress and not quiet
         _dispatch(spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking)
@@ -161,8 +169,8 @@ def _configure(
             f"unknown tune() setting(s) {', '.join(unknown)}: expected any of "
             f"{', '.join(sorted(field_names()))}"
         )
-    if isinstance(data, str) and settings.get("dataset") is None:
-        settings = {**settings, "dataset": data}
+    if isinstance(data, str):  # a built-in name or a path (--data)
+        settings = {**settings, "data": data}
     if resume:
         changes = dict(settings)
         for one, other in (("master", "remote"), ("remote", "master")):

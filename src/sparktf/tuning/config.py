@@ -46,6 +46,16 @@ class TuneConfig:
     space: Any = _setting(None, "--space", "a study keeps its search space")
     out: str = _setting("", "--out", True)  # where the run directory is now
     dataset: str | None = _setting(None, "--dataset", _DATA)
+    data: str | None = _setting(None, "--data", _DATA)
+    label_column: str | None = _setting(None, "--label-column", _DATA)
+    image_column: str | None = _setting(None, "--image-column", _DATA)
+    feature_columns: list[str] | None = _setting(None, "--feature-columns", _DATA)
+    test_data: str | None = _setting(None, "--test-data", _DATA)
+    test_fraction: float | None = _setting(None, "--test-fraction", _DATA)
+    image_size: list[int] | None = _setting(None, "--image-size", _DATA)
+    broadcast_limit: int | None = _setting(None, "--broadcast-limit", True)
+    backbone: str | None = _setting(None, "--backbone", _ONE)
+    weights: str | None = _setting(None, "--weights", _ONE)
     data_dir: str | None = _setting(None, "--data-dir", True)
     train_subset: int | None = _setting(None, "--train-subset", _DATA)
     test_subset: int | None = _setting(None, "--test-subset", _DATA)
@@ -85,6 +95,10 @@ class TuneConfig:
         metric = self.metric or ("value" if self.objective_kind == "function" else "val_accuracy")
         _set(self, metric=metric, direction=self.direction or default_direction(metric))
         _check_counts(self)
+        from sparktf.tuning.data_config import check_data_settings
+
+        for name, value in check_data_settings(self).items():
+            _set(self, **{name: value})
         _check_choices(self, sp)
         _check_places(self)
         _check_mlflow(self)

@@ -63,6 +63,7 @@ class Outputs:
         self.cfg = cfg
         self.objective = objective
         self.class_names = list(getattr(data, "class_names", []) or [])
+        self.feature_names = list(getattr(data, "feature_names", []) or [])
         self.best_saved: float | None = None
         self.csv_written = -math.inf
         metrics_file = self.run.best / BEST_METRICS
@@ -89,11 +90,13 @@ class Outputs:
         best.mkdir(parents=True, exist_ok=True)
         if outcome.model_bytes is not None:
             write_atomic(best / BEST_MODEL, outcome.model_bytes)
-            preprocessing = {
+            preprocessing: dict[str, Any] = {
                 "input_shape": list(self.objective.input_shape),
                 "scale": self.objective.scale,
                 "class_names": self.class_names,
             }
+            if self.feature_names:  # a table model: predict reads these columns
+                preprocessing["feature_columns"] = self.feature_names
             write_json(best / PREPROCESSING, preprocessing)
         full = dict(trial.user_attrs.get(record.PARAMS, {}))
         write_json(best / BEST_PARAMS, {"trial": trial.number, **trial.params, **full})

@@ -1,0 +1,136 @@
+"""Tuning on your own data with real Spark: each family learns its data form, predict answers
+the class names, unreadable images are counted, and big data is read from its path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sparktf
+from sparktf.inference.predict import run_predict
+from sparktf.tuning import tune
+from tests.datasets.owndata import class_folders, feature_frame, image_table
+
+
+def _tune(spark, model: str, space: dict, out: Path, **kw):
+    kw.setdefault("trials", 2)
+    kw.setdefault("seed", 1)
+    return tune(model, space, spark=spark, out=out, show_progress=False, write_report=False, **kw)
+
+
+def _report(run: Path) -> dict:
+    return json.loads((run / "config.json").read_text())["data_report"]
+
+
+CNN = {
+    "epochs": 4,
+    "batch_size": 8,
+    "filters": 8,
+    "conv_layers": 1,
+    "learning_rate": sparktf.loguniform(1e-3, 3e-3),
+}
+
+
+def test_cnn_on_class_folders_counts_unreadable_images_and_predicts_names(
+    spark, tmp_path: Path
+) -> None:
+    photos = class_folders(tmp_path / "photos", per_class=30, mixed=True)
+    (photos / "red" / "broken.jpg").write_bytes(b"not a jpeg")
+    res = _tune(spark, "cnn", CNN, tmp_path / "run", data=str(photos))
+    assert res.best_metrics["test_accuracy"] >= 0.9
+    report = _report(tmp_path / "run")
+    assert report["skipped"] == 1 and "broken.jpg" in report["skipped_examples"][0]
+    assert report["shipped"] == "broadcast" and report["classes"] == ["blue", "green", "red"]
+    prep = json.loads((tmp_path / "run" / "best" / "preprocessing.json").read_text())
+    assert prep["class_names"] == ["blue", "green", "red"] and prep["input_shape"] == [16, 16, 3]
+    fresh = class_folders(tmp_path / "new", per_class=4, seed=9)
+    out = tmp_path / "preds.parquet"
+    summary = run_predict(
+        str(fresh / "green"), tmp_path / "run", str(out), spark=spark, progress=False
+    )
+    assert summary.ok == 4
+    labels = [row[0]["label"] for row in pd.read_parquet(out)["top_k"]]
+    assert labels.count("green") >= 3
+
+
+def test_mlp_on_a_table_standardises_and_predict_keeps_the_id(spark, tmp_path: Path) -> None:
+    feature_frame(150).to_parquet(tmp_path / "customers.parquet")
+    space = {"epochs": 25, "batch_size": 16, "units": sparktf.choice([16, 32])}
+    run = tmp_path / "run"
+    res = _tune(
+        spark, "mlp", space, run, data=str(tmp_path / "customers.parquet"), label_column="segment"
+    )
+    assert res.best_metrics["test_accuracy"] >= 0.9  # income ~50,000 and age ~40: standardised
+    prep = json.loads((run / "best" / "preprocessing.json").read_text())
+    assert prep["feature_columns"] == ["income", "age", "noise", "visits"]
+    new = feature_frame(12, seed=7)
+    truth = dict(zip(new["customer_id"], new["segment"], strict=True))
+    new.drop(columns=["segment"]).to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "preds.json"
+    summary = run_predict(str(tmp_path / "new.csv"), run, str(out), spark=spark, progress=False)
+    assert summary.rows == 12 and summary.ok == 12
+    got = pd.read_json(out, lines=True)
+    assert list(got.columns[:2]) == ["id", "customer_id"]
+    right = sum(truth[r["id"]] == r["top_k"][0]["label"] for _, r in got.iterrows())
+    assert right >= 11
+
+
+def test_image_table_read_from_path_by_the_executors(spark, tmp_path: Path) -> None:
+    table = image_table(tmp_path / "images.parquet", per_class=30)
+    res = _tune(
+        spark,
+        "cnn",
+        CNN,
+        tmp_path / "run",
+        data=str(table),
+        label_column="label",
+        broadcast_limit=0,
+        test_fraction=0.25,
+    )
+    report = _report(tmp_path / "run")
+    assert report["shipped"] == "read from path by the executors"
+    assert report["test"] == 22 and report["form"] == "table of images"
+    assert res.best_metrics["test_accuracy"] >= 0.9
+    assert (res.trials["state"] == "COMPLETE").all()
+
+
+@pytest.fixture
+def backbone_weights(tmp_path: Path) -> Path:
+    import keras
+
+    base = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(32, 32, 3), alpha=1.0
+    )
+    path = tmp_path / "mobilenet_v2.weights.h5"
+    base.save_weights(path)
+    return path
+
+
+@pytest.mark.parametrize("weights", ["none", "file"])
+def test_transfer_with_random_or_file_weights_trains_and_predicts(
+    spark, tmp_path: Path, weights: str, backbone_weights: Path
+) -> None:
+    photos = class_folders(tmp_path / "photos", per_class=8)
+    res = _tune(
+        spark,
+        "transfer",
+        {"epochs": 1, "batch_size": 8, "fine_tune_layers": 2},
+        tmp_path / "run",
+        data=str(photos),
+        backbone="mobilenet_v2",
+        image_size=[32, 32],
+        weights="none" if weights == "none" else str(backbone_weights),
+        trials=1,
+    )
+    assert res.best_model_path is not None
+    prep = json.loads((tmp_path / "run" / "best" / "preprocessing.json").read_text())
+    assert prep["input_shape"] == [32, 32, 3] and prep["scale"] == 1.0
+    out = tmp_path / "p.parquet"
+    summary = run_predict(
+        str(photos / "red"), tmp_path / "run", str(out), spark=spark, progress=False
+    )
+    labels = {row[0]["label"] for row in pd.read_parquet(out)["top_k"]}
+    assert summary.ok == 8 and labels <= {"blue", "green", "red"}
