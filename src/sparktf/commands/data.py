@@ -37,6 +37,11 @@ def register(sub: Any) -> None:
     ex.add_argument("dir", help="output directory (created if missing)")
     ex.add_argument("--split", choices=("train", "test"), default="test", help="default: test")
     ex.add_argument("--limit", type=int, default=None, help="export only the first N images")
+    ex.add_argument(
+        "--class-folders",
+        action="store_true",
+        help="one subfolder per class (DIR/<class>/NNNNN.png), as 'sparktf tune --data DIR' reads",
+    )
     ex.add_argument("--data-dir", help="directory holding the four IDX files")
     ex.add_argument("--no-download", action="store_true", help="never download")
     ex.set_defaults(func=run_export)
@@ -74,6 +79,7 @@ def run_export(args: argparse.Namespace) -> int:
             class_names=ds.class_names,
             limit=n,
             progress=lambda done: bar.update(task, completed=done),
+            class_folders=args.class_folders,
         )
     print(f"wrote {n} PNG files and {csv_path}")
     return 0

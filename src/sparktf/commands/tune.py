@@ -44,6 +44,24 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _families_help() -> str:
+    """The model families with their hyperparameters' defaults, for ``--help``."""
+    import textwrap
+
+    from sparktf.keras.models import FAMILIES
+
+    lines = ["", "", "models (--model) and their hyperparameters (defaults):"]
+    for fam in FAMILIES.values():
+        params = ", ".join(f"{k}={v}" for k, v in fam.defaults.items())
+        lines.extend(
+            textwrap.wrap(
+                f"{fam.name}: {fam.description}", 94, initial_indent="  ", subsequent_indent="    "
+            )
+        )
+        lines.extend(textwrap.wrap(params, 94, initial_indent="    ", subsequent_indent="    "))
+    return "\n".join(lines)
+
+
 def register(sub: Any) -> None:
     """Add ``tune`` to the CLI."""
     from sparktf.search.study import PRUNERS, SAMPLERS
@@ -54,7 +72,7 @@ def register(sub: Any) -> None:
         description="Search hyperparameters of a Keras model (or any objective) with Optuna, "
         "running each trial as a Spark task; data is broadcast once per executor; hopeless "
         "trials are stopped early; results go to a run directory.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES + _families_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = p.add_argument_group("what to tune")

@@ -19,8 +19,12 @@ def export_images(
     class_names: Sequence[str] | None = None,
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
+    class_folders: bool = False,
 ) -> Path:
     """Write each image as ``out_dir/NNNNN.png`` and a ``labels.csv`` beside them.
+
+    With ``class_folders``, each image goes to ``out_dir/<class name>/NNNNN.png`` instead (the
+    layout ``sparktf tune --data DIR`` reads; a ``/`` in a class name becomes ``_``).
 
     Args:
         images: uint8 array of shape (n, rows, cols) (grayscale) or (n, rows, cols, 3).
@@ -29,6 +33,7 @@ def export_images(
         class_names: names of the classes, for the CSV's ``label_name`` column.
         limit: write only the first ``limit`` images.
         progress: called with the number of images written after each one.
+        class_folders: one subfolder per class.
 
     Returns:
         The path of ``labels.csv`` (columns: ``file``, ``index``, ``label``, ``label_name``).
@@ -47,10 +52,13 @@ def export_images(
         writer = csv.writer(fh)
         writer.writerow(["file", "index", "label", "label_name"])
         for i in range(n):
-            name = f"{i:0{width}d}.png"
-            Image.fromarray(np.asarray(images[i], dtype=np.uint8)).save(out / name)
             label = int(labels[i])
             label_name = class_names[label] if class_names else str(label)
+            name = f"{i:0{width}d}.png"
+            if class_folders:
+                name = f"{label_name.replace('/', '_')}/{name}"
+                (out / name).parent.mkdir(exist_ok=True)
+            Image.fromarray(np.asarray(images[i], dtype=np.uint8)).save(out / name)
             writer.writerow([name, i, label, label_name])
             if progress is not None:
                 progress(i + 1)

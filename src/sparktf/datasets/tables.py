@@ -24,6 +24,13 @@ def table_format(location: Location, kind: str) -> str | None:
 
     fs, root = location.resolve()
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=False))
+    if any(  # class folders (beside a labels.csv, say); partition folders are key=value
+        i.type == pafs.FileType.Directory
+        and not i.base_name.startswith((".", "_"))
+        and "=" not in i.base_name
+        for i in infos
+    ):
+        return None
     suffixes = {
         TABLE_SUFFIXES.get("." + i.base_name.rsplit(".", 1)[-1].lower())
         for i in infos
