@@ -218,7 +218,7 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
         "--image-size",
         metavar="HxW",
         help="size images are resized to (default: their most common size, at most 128 on the "
-        "long side; transfer: 224x224)",
+        "long side; transfer: the backbone's own, 224x224 for most)",
     )
     d.add_argument(
         "--broadcast-limit",

@@ -9,7 +9,9 @@ step.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +101,16 @@ def check_weights(weights: str | None) -> str:
     return w
 
 
+def default_size(backbone: str) -> tuple[int, int]:
+    """The input size the backbone was trained at (224x224 for most; 299 for Inception)."""
+    import keras
+
+    keras.backend.clear_session()
+    model = backbone_constructor(backbone)(include_top=True, weights=None)
+    h, w = model.input_shape[1:3]
+    return (int(h or 224), int(w or 224))
+
+
 def fetch_imagenet(backbone: str, input_shape: tuple[int, ...]) -> None:
     """Download the backbone's ImageNet weights into Keras' cache now (on the driver), so that
     a failed download is a clear error before the study starts.
@@ -107,9 +119,10 @@ def fetch_imagenet(backbone: str, input_shape: tuple[int, ...]) -> None:
         ConfigError: the download failed (no network).
     """
     try:
-        backbone_constructor(backbone)(
-            include_top=False, weights="imagenet", input_shape=input_shape
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras' "Downloading data from ..."
+            backbone_constructor(backbone)(
+                include_top=False, weights="imagenet", input_shape=input_shape
+            )
     except ConfigError:
         raise
     except Exception as exc:

@@ -13,8 +13,6 @@ from sparktf.execution.runner import Objective, ObjectiveKind
 from sparktf.keras.models import InputForm, ModelFamily, ModelInputs
 from sparktf.tuning.config import TuneConfig
 
-TRANSFER_SIZE = (224, 224)  # transfer's default input size (most keras.applications backbones)
-
 
 @dataclass(frozen=True)
 class DataReport:
@@ -174,7 +172,9 @@ def _options(cfg: TuneConfig, family: ModelFamily | None) -> Any:
     if family is not None and family.input_shape:  # a fixed input (mnist_cnn: 28x28x1)
         size = family.input_shape[:2]
     elif family is not None and family.name == "transfer" and size is None:
-        size = TRANSFER_SIZE
+        from sparktf.keras.transfer import default_size
+
+        size = default_size(cfg.backbone or "")  # the size the backbone was trained at
     assert cfg.data is not None
     return DataOptions(
         path=cfg.data,
