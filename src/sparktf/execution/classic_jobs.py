@@ -2,13 +2,14 @@
 
 One RDD for the whole study: each trial's job runs it with the trial as a local property, so the
 runner is pickled and its Java RDD built once, not once per trial. The data is a broadcast.
-Each attempt is its own job group. On pyspark 4.x a job can be submitted without waiting for it
-(see :mod:`sparktf.pyspark_compat`), which lets the dispatcher queue trials ahead of free slots.
+Each attempt is its own job group. Trials queued ahead of free slots (see the dispatcher) are
+submitted without waiting for them on pyspark 4.x (see :mod:`sparktf.pyspark_compat`), so the
+dispatcher knows when each is in Spark's queue; elsewhere each queued trial's thread waits in
+``collect()``, sent in order.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 
 class ClassicJobs:
     """:class:`~sparktf.execution.jobs.JobRunner` over a SparkContext."""
-
-    queue_ahead = pyspark_compat.ASYNC_COLLECT
 
     def __init__(self, spark: Any, objective: Objective, data: Any) -> None:
         self.spark = spark
@@ -45,19 +44,21 @@ class ClassicJobs:
             )
             self.sc.setLocalProperty(TASK_PROPERTY, encode_task(task))
             if order is not None:
-                give_up = time.monotonic() + 30
-                for event in order.after:
-                    event.wait(timeout=max(0.0, give_up - time.monotonic()))
+                order.wait_turn()
             if stopping():  # its group may have been cancelled before this job existed
                 raise RuntimeError(f"trial {task.number}: cancelled before its Spark job started")
-            if order is None:
-                out = self.rdd.collect()
-            else:  # returns as soon as the job has its place in Spark's queue
-                job = pyspark_compat.submit_async(self.rdd)
+            if order is not None and pyspark_compat.ASYNC_COLLECT:
+                job = pyspark_compat.submit_async(self.rdd)  # returns once the job is queued
+            elif order is not None:  # this thread waits in collect(): watch for its job
+                tracker = self.sc.statusTracker()
+                order.mark_when(lambda: bool(tracker.getJobIdsForGroup(tag)))
+                order = None
         finally:
             if order is not None:
                 order.submitted.set()
-        if job is not None:
+        if job is None:
+            out = self.rdd.collect()
+        else:
             out = pyspark_compat.fetch_async(
                 self.spark, self.rdd, job, f"sparktf trial {task.number}"
             )

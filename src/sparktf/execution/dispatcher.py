@@ -16,8 +16,7 @@ dynamic allocation), the next trials are submitted *ahead*: their Spark jobs wai
 FIFO queue, so a slot that frees starts the next trial inside the JVM, with no round trip through
 the driver's Python and with the job's submission work done while the slots were busy. Spark's
 slots cap how many of them run at once; the oldest jobs hold the slots, the others wait, and a
-trial's ``--trial-timeout`` counts from when it took a slot, not from its submission. (Only a
-job runner that can submit without waiting offers this: classic pyspark 4.x.)
+trial's ``--trial-timeout`` counts from when it took a slot, not from its submission.
 """
 
 from __future__ import annotations
@@ -195,8 +194,8 @@ class Dispatcher:
 
     @property
     def queue_ahead(self) -> int:
-        """Jobs that may wait in Spark's queue (0 where the job runner cannot)."""
-        return self.s.queue_ahead if self.jobs is not None and self.jobs.queue_ahead else 0
+        """Jobs that may wait in Spark's queue ahead of a free slot (0: none)."""
+        return self.s.queue_ahead
 
     # -- channel -----------------------------------------------------------------------------
 

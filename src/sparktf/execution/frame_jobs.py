@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from sparktf.execution.runner import Objective, TrialOutcome, TrialTask
 
 OUTCOME_SCHEMA = "outcome binary"
+PLAN_TIME = 0.25  # seconds a Connect server takes to plan a trial's query and queue its job
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,6 @@ def _schema() -> Any:
 class FrameJobs:
     """:class:`~sparktf.execution.jobs.JobRunner` over the DataFrame API (Spark Connect)."""
 
-    queue_ahead = False
-
     def __init__(self, spark: Any, objective: Objective, data: Any) -> None:
         self.spark = spark
         self.data = ship(spark, data) if data is not None else None
@@ -94,11 +94,24 @@ class FrameJobs:
         self, task: TrialTask, tag: str, stopping: Callable[[], bool], order: SubmitOrder | None
     ) -> TrialOutcome:
         """Run ``task`` as one job tagged ``tag`` (see :class:`JobRunner`)."""
-        if stopping():
-            raise RuntimeError(f"trial {task.number}: cancelled before its Spark job started")
         frame = self.spark.createDataFrame([(encode_task(task),)], "task string")
         self.spark.addTag(tag)
         try:
+            if order is not None:  # queue-ahead: send this request after the earlier ones
+                order.wait_turn()
+            try:
+                if stopping():
+                    raise RuntimeError(
+                        f"trial {task.number}: cancelled before its Spark job started"
+                    )
+            except BaseException:
+                if order is not None:
+                    order.submitted.set()
+                raise
+            if order is not None:  # the server plans the request first (no API tells when
+                # its job is queued): the next request goes a moment after this one
+                sent = time.monotonic()
+                order.mark_when(lambda: time.monotonic() - sent >= PLAN_TIME)
             rows = frame.mapInArrow(self.mapper, OUTCOME_SCHEMA).collect()
         finally:
             self.spark.removeTag(tag)

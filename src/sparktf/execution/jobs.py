@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,12 +32,28 @@ class SubmitOrder:
     after: list[threading.Event]
     submitted: threading.Event
 
+    def mark_when(self, queued: Callable[[], bool], limit: float = 5.0) -> None:
+        """For a job submitted by a blocking call: set ``submitted`` from a watcher thread once
+        ``queued()`` says the job is in Spark's queue (or after ``limit`` seconds), so that
+        the next job is sent after it."""
+
+        def watch() -> None:
+            give_up = time.monotonic() + limit
+            while not queued() and time.monotonic() < give_up:
+                time.sleep(0.01)
+            self.submitted.set()
+
+        threading.Thread(target=watch, name="sparktf-submit-watch", daemon=True).start()
+
+    def wait_turn(self, limit: float = 30.0) -> None:
+        """Wait until the earlier jobs are submitted (at most ``limit`` seconds in all)."""
+        give_up = time.monotonic() + limit
+        for event in self.after:
+            event.wait(timeout=max(0.0, give_up - time.monotonic()))
+
 
 class JobRunner(Protocol):
     """Runs trial attempts as Spark jobs, one job each, cancellable one by one."""
-
-    #: whether jobs may wait in Spark's queue ahead of a free slot (see the dispatcher)
-    queue_ahead: bool
 
     def run(
         self, task: TrialTask, tag: str, stopping: Callable[[], bool], order: SubmitOrder | None
