@@ -13,6 +13,10 @@ from sparktf.cli import main
 from tests.inference.badimages import write_bad_images
 from tests.inference.conftest import build_gray_model, encode, photo
 
+# a valid master that no Spark answers: a test that reaches Spark fails (slowly) instead of
+# passing, so exit 2 with the expected message proves the check came first
+UNREACHABLE = "spark://127.0.0.1:9"
+
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -61,7 +65,12 @@ def test_help_explains_every_flag(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_parquet_output_and_summary_line(
-    spark: Any, images: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    spark: Any,
+    spark_flags: list[str],
+    images: Path,
+    model: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     out = tmp_path / "preds.parquet"
     code = main(
@@ -75,8 +84,7 @@ def test_parquet_output_and_summary_line(
             str(out),
             "--top-k",
             "3",
-            "--master",
-            "local[2]",
+            *spark_flags,
             "--no-progress",
         ]
     )
@@ -238,7 +246,7 @@ def test_missing_model_is_reported_before_spark_starts(
 ) -> None:
     # an invalid master fails as soon as Spark is asked to start: the model's error must win
     missing = tmp_path / "missing.keras"
-    argv = ["predict", "--model", str(missing), "--input", str(images), "--master", "nowhere"]
+    argv = ["predict", "--model", str(missing), "--input", str(images), "--master", UNREACHABLE]
     for extra in ([], ["--conf", "spark.ui.enabled=false"]):
         assert main([*argv, *extra]) == 2
         err = capsys.readouterr().err
@@ -251,7 +259,7 @@ def test_text_file_named_keras_is_not_a_valid_keras_file(
 ) -> None:
     fake = tmp_path / "model.keras"
     fake.write_text("I am not a model\n")
-    argv = ["predict", "--model", str(fake), "--input", str(images), "--master", "nowhere"]
+    argv = ["predict", "--model", str(fake), "--input", str(images), "--master", UNREACHABLE]
     assert main(argv) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert f"{fake} is not a valid Keras file" in err
@@ -280,7 +288,7 @@ def test_input_without_images_exits_2_before_spark_and_the_model(
     (d / "notes.txt").write_text("no images here\n")
     (d / "sub" / ".hidden.png").write_bytes(encode(photo(28, 28)[:, :, 0], "PNG"))
     source = pattern.format(d=d)
-    argv = ["predict", "--model", str(model), "--input", source, "--master", "nowhere"]
+    argv = ["predict", "--model", str(model), "--input", source, "--master", UNREACHABLE]
     assert main(argv) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert message.format(d=d) in err
@@ -318,13 +326,13 @@ def test_streaming_usage_errors_exit_2_before_spark(
     extra: list[str],
     message: str,
 ) -> None:
-    argv = ["predict", "--model", str(model), "--input", str(images), "--master", "nowhere"]
-    assert main([*argv, *extra]) == 2  # an invalid master: Spark was never started
+    argv = ["predict", "--model", str(model), "--input", str(images), "--master", UNREACHABLE]
+    assert main([*argv, *extra]) == 2
     assert message in " ".join(capsys.readouterr().err.split())
 
 
 def test_ctrl_c_stops_a_stream_and_a_restart_loses_and_repeats_nothing(
-    spark: Any, model: Path, tmp_path: Path
+    spark: Any, spark_flags: list[str], model: Path, tmp_path: Path
 ) -> None:
     import os
     import signal
@@ -335,7 +343,7 @@ def test_ctrl_c_stops_a_stream_and_a_restart_loses_and_repeats_nothing(
     first = write_pngs(land, 8)
     args = ["predict", "--model", str(model), "--input", str(land), "--stream"]
     args += ["--checkpoint", str(tmp_path / "ck"), "--out", str(tmp_path / "preds")]
-    args += ["--max-files-per-trigger", "2", "--master", "local[2]"]
+    args += ["--max-files-per-trigger", "2", *spark_flags]
     log = tmp_path / "run1.log"
     proc = start_cli(args, log)
     try:

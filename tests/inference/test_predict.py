@@ -14,7 +14,7 @@ import pytest
 from sparktf.errors import ConfigError
 from sparktf.inference import PredictConfig, predict, run_predict
 from sparktf.inference.images import ImageSpec, decode_image, to_batch
-from tests.conftest import needs_fashion
+from tests.conftest import classic_only, needs_fashion
 from tests.inference.badimages import write_bad_images
 from tests.inference.conftest import build_gray_model, encode, photo
 
@@ -249,6 +249,7 @@ def test_best_tuned_model_accuracy_over_exported_pngs_equals_evaluate(
     assert hits / n == pytest.approx(acc, abs=1e-6)  # evaluate reports float32
 
 
+@classic_only  # counts jobs with the SparkContext's status tracker
 def test_empty_folder_is_refused_before_the_model_is_loaded(spark: Any, tmp_path: Path) -> None:
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "readme.txt").write_text("images go here\n")

@@ -52,9 +52,10 @@ def test_pipeline_saved_and_reloaded_in_a_new_session_gives_predict_rows(
         assert row.name and row.content is not None  # the input's columns are kept
         expected = want[row.key]
         assert row.pred.error == expected.error
-        if expected.error is None:
-            assert row.pred.top_k == expected.top_k
-            np.testing.assert_allclose(row.pred.probabilities, expected.probabilities)
+        if expected.error is None:  # batches differ: float noise in the last bits only
+            got_k = [(t.label, t.class_index) for t in row.pred.top_k]
+            assert got_k == [(t.label, t.class_index) for t in expected.top_k]
+            np.testing.assert_allclose(row.pred.probabilities, expected.probabilities, rtol=1e-5)
         else:
             assert row.pred.top_k is None
     assert {r.key: r.pred.error.split(":")[0] for r in got if r.pred.error} == {

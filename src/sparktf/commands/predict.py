@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sparktf.commands import add_conf_option
+from sparktf.commands import add_conf_option, add_spark_options
 
 EPILOG = """\
 examples:
@@ -155,7 +155,7 @@ def _output_arguments(p: argparse.ArgumentParser) -> None:
 def _execution_arguments(p: argparse.ArgumentParser) -> None:
     """Flags: Spark and batching."""
     x = p.add_argument_group("execution")
-    x.add_argument("--master", help="Spark master URL (default: $SPARK_MASTER or local[*])")
+    add_spark_options(x)
     add_conf_option(x)
     x.add_argument(
         "--batch-size",

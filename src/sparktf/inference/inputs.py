@@ -229,14 +229,14 @@ def files_input(spark: SparkSession, source: str) -> ImageInput:
         reader = reader.option("recursiveFileLookup", "true")
     if src.glob_filter is not None:
         reader = reader.option("pathGlobFilter", src.glob_filter)
-    try:
+    try:  # a Connect session reads lazily: the listing is where a bad path shows
         df = reader.load(src.path)
+        files = list(df.inputFiles())  # one call on Connect; the public API on classic
     except Exception as exc:  # AnalysisException: path not found etc.
         if _glob_magic(source) and "Path does not exist" in str(exc):
             raise no_images_error(src) from exc  # Hadoop's glob matched nothing
         raise _spark_error(source, exc) from exc
     out = df.select(F.col("path").alias("id"), F.col("content"))
-    files = list(df.inputFiles())  # one call on Connect; the public API on classic
     if not files:  # what the local check cannot see: remote file systems, {a,b} patterns
         raise no_images_error(src)
     empty = _empty_local_files(files)

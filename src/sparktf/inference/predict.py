@@ -149,12 +149,9 @@ def open_session(
     ``remote``)."""
     if spark is not None:
         return spark
-    from sparktf import spark as factory
+    from sparktf.spark import session
 
-    start: Any = factory.session  # its remote= (Spark Connect) is newer than this module
-    if remote is not None:
-        return start(master, app_name="sparktf-predict", conf=conf, remote=remote)
-    return start(master, app_name="sparktf-predict", conf=conf)
+    return session(master, app_name="sparktf-predict", conf=conf, remote=remote)
 
 
 def predict(
