@@ -16,6 +16,7 @@ from sparktf.errors import ConfigError
 from sparktf.inference import PredictConfig, predict
 from sparktf.inference.images import ImageSpec, decode_image, to_batch
 from sparktf.inference.models import find_application, resolve_model
+from tests.conftest import classic_only
 from tests.inference.conftest import encode, photo
 
 
@@ -116,6 +117,7 @@ def _jobs(spark: Any) -> int:
     return len(spark.sparkContext.statusTracker().getJobIdsForGroup(None))
 
 
+@classic_only  # counts jobs with the SparkContext's status tracker
 def test_wrong_tensor_name_is_a_clear_error_before_any_job(
     spark: Any, frozen_graphs: dict[str, Any], good_images: Path
 ) -> None:
@@ -135,6 +137,7 @@ def test_wrong_tensor_name_is_a_clear_error_before_any_job(
     assert _jobs(spark) == before
 
 
+@classic_only  # counts jobs with the SparkContext's status tracker
 def test_label_file_length_must_match_the_model(
     spark: Any, good_images: Path, gray_model_path: Path, tmp_path: Path
 ) -> None:
