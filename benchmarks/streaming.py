@@ -50,14 +50,16 @@ def _drop(files: list[Path], land: Path, interval: float, arrivals: dict[str, fl
 
 def _commits(out: Path, seen: dict[str, dict[str, float]]) -> dict[str, float]:
     """File name -> commit time of the micro-batch that wrote its row (``seen`` caches the
-    log entries already read)."""
+    log entries already read). Every tenth entry is a compaction (``9.compact``) that repeats
+    the earlier ones: the first commit of a name counts."""
     done: dict[str, float] = {}
     meta = out / "_spark_metadata"
-    for entry in sorted(meta.iterdir()) if meta.is_dir() else []:
-        if entry.name.isdigit():
-            if entry.name not in seen:
-                seen[entry.name] = _entry(entry)
-            done.update(seen[entry.name])
+    entries = [e for e in meta.iterdir() if e.name.split(".")[0].isdigit()] if meta.is_dir() else []
+    for entry in sorted(entries, key=lambda e: int(e.name.split(".")[0])):
+        if entry.name not in seen:
+            seen[entry.name] = _entry(entry)
+        for name, committed in seen[entry.name].items():
+            done.setdefault(name, committed)
     return done
 
 
