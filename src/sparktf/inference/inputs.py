@@ -223,6 +223,8 @@ def files_input(spark: SparkSession, source: str) -> ImageInput:
     """
     from pyspark.sql import functions as F
 
+    from sparktf.pyspark_compat import input_files
+
     src = file_source(source)
     reader = spark.read.format("binaryFile")
     if src.recursive:
@@ -231,7 +233,7 @@ def files_input(spark: SparkSession, source: str) -> ImageInput:
         reader = reader.option("pathGlobFilter", src.glob_filter)
     try:  # a Connect session reads lazily: the listing is where a bad path shows
         df = reader.load(src.path)
-        files = list(df.inputFiles())  # one call on Connect; the public API on classic
+        files = input_files(df)  # one call on Connect; two Py4J calls on classic
     except Exception as exc:  # AnalysisException: path not found etc.
         if _glob_magic(source) and "Path does not exist" in str(exc):
             raise no_images_error(src) from exc  # Hadoop's glob matched nothing
