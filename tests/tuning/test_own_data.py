@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import sparktf
+from sparktf.errors import ConfigError
 from sparktf.inference.predict import run_predict
 from sparktf.tuning import tune
 from tests.datasets.owndata import class_folders, feature_frame, image_table
@@ -18,7 +19,8 @@ from tests.datasets.owndata import class_folders, feature_frame, image_table
 def _tune(spark, model: str, space: dict, out: Path, **kw):
     kw.setdefault("trials", 2)
     kw.setdefault("seed", 1)
-    return tune(model, space, spark=spark, out=out, show_progress=False, write_report=False, **kw)
+    kw.setdefault("show_progress", False)
+    return tune(model, space, spark=spark, out=out, write_report=False, **kw)
 
 
 def _report(run: Path) -> dict:
@@ -35,11 +37,14 @@ CNN = {
 
 
 def test_cnn_on_class_folders_counts_unreadable_images_and_predicts_names(
-    spark, tmp_path: Path
+    spark, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     photos = class_folders(tmp_path / "photos", per_class=30, mixed=True)
     (photos / "red" / "broken.jpg").write_bytes(b"not a jpeg")
-    res = _tune(spark, "cnn", CNN, tmp_path / "run", data=str(photos))
+    res = _tune(spark, "cnn", CNN, tmp_path / "run", data=str(photos), show_progress=True)
+    err = capsys.readouterr().err
+    assert "1 unreadable images skipped" in err  # on the data line before the study
+    assert "data: 1 unreadable images were skipped (listed in" in err  # and after its summary
     assert res.best_metrics["test_accuracy"] >= 0.9
     report = _report(tmp_path / "run")
     assert report["skipped"] == 1 and "broken.jpg" in report["skipped_examples"][0]
@@ -76,6 +81,11 @@ def test_mlp_on_a_table_standardises_and_predict_keeps_the_id(spark, tmp_path: P
     assert list(got.columns[:2]) == ["id", "customer_id"]
     right = sum(truth[r["id"]] == r["top_k"][0]["label"] for _, r in got.iterrows())
     assert right >= 11
+    lazy = sparktf.predict(str(tmp_path / "new.csv"), run, spark=spark, top_k=1)
+    assert lazy.columns == ["id", "customer_id", "top_k", "error"] and lazy.count() == 12
+    new.drop(columns=["segment", "age"]).to_parquet(tmp_path / "lacks.parquet")
+    with pytest.raises(ConfigError, match=r"lacks the feature column\(s\) age"):
+        run_predict(str(tmp_path / "lacks.parquet"), run, None, spark=spark)
 
 
 def test_image_table_read_from_path_by_the_executors(spark, tmp_path: Path) -> None:

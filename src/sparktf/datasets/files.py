@@ -69,3 +69,22 @@ def listing(fs: Any, root: str) -> list[tuple[str, int, float]]:
         if i.type == pafs.FileType.File
     ]
     return sorted(out)
+
+
+def fingerprint(location: Location) -> str:
+    """Changes when the file, or a file under the directory, changes: count, bytes, newest."""
+    import pyarrow.fs as pafs
+
+    fs, path = location.resolve()
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        files = [(path, int(info.size or 0), info.mtime.timestamp() if info.mtime else 0.0)]
+    else:
+        files = listing(fs, path)
+    return summary(files)
+
+
+def summary(files: list[tuple[str, int, float]]) -> str:
+    """``count:bytes:newest mtime`` of :func:`listing`'s entries."""
+    newest = max((m for _, _, m in files), default=0.0)
+    return f"{len(files)}:{sum(size for _, size, _ in files)}:{newest}"

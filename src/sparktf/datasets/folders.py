@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sparktf.datasets.files import Location, listing
+from sparktf.datasets.files import Location, listing, summary
 from sparktf.errors import ConfigError
 
 IMAGE_SUFFIXES = frozenset({"jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff"})
@@ -60,22 +60,20 @@ def read_class_folders(location: Location, flag: str = "--data") -> ClassFolders
     index = {c: i for i, c in enumerate(classes)}
     files: list[str] = []
     labels: list[int] = []
-    ignored = total = 0
-    newest = 0.0
-    for path, size, mtime in listing(fs, root):
-        parts = path[len(root) :].lstrip("/").split("/")
-        if len(parts) < 2 or parts[0] not in index or not _is_image(path):
+    used: list[tuple[str, int, float]] = []
+    ignored = 0
+    for entry in listing(fs, root):
+        parts = entry[0][len(root) :].lstrip("/").split("/")
+        if len(parts) < 2 or parts[0] not in index or not _is_image(entry[0]):
             ignored += 1
             continue
-        files.append(path)
+        files.append(entry[0])
         labels.append(index[parts[0]])
-        total, newest = total + size, max(newest, mtime)
+        used.append(entry)
     empty = [c for c in classes if index[c] not in set(labels)]
     if empty:
         raise ConfigError(
             f"{flag} {location.uri}: class folder(s) {', '.join(empty)} hold no images "
             f"(suffixes {', '.join(sorted(IMAGE_SUFFIXES))}): add images or remove the folder"
         )
-    return ClassFolders(
-        tuple(classes), tuple(files), tuple(labels), ignored, f"{len(files)}:{total}:{newest}"
-    )
+    return ClassFolders(tuple(classes), tuple(files), tuple(labels), ignored, summary(used))

@@ -57,9 +57,9 @@ def image_blobs(
 ) -> Iterator[tuple[str, bytes | None]]:
     """``(name, encoded image or None when unreadable)`` of each example of ``part``."""
     if fmt is None:  # class folders: items are file paths
-        fs, _ = part.location.resolve()
-        for path in part.items:
-            yield str(path), _read(fs, str(path))
+        fs, root = part.location.resolve()
+        for path in part.items:  # named relative to the data's folder
+            yield str(path)[len(root) :].lstrip("/"), _read(fs, str(path))
         return
     column = image_column(opts, part.location, fmt)
     values = tables.read_columns(part.location, fmt, [column]).column(column)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sparktf.datasets import tables
-from sparktf.datasets.files import Location
+from sparktf.datasets.files import Location, fingerprint
 from sparktf.datasets.folders import read_class_folders
 from sparktf.datasets.splits import split
 from sparktf.errors import ConfigError
@@ -242,7 +242,7 @@ def _read_source(
     classes = classes or tables.class_names_of(values)
     labels = tables.encode_labels(values, classes, location.uri)
     rows = np.arange(len(values), dtype=np.int64)
-    return _Source(Part(location, rows, labels), classes, (), f"{len(values)}")
+    return _Source(Part(location, rows, labels), classes, (), fingerprint(location))
 
 
 def make_plan(opts: DataOptions) -> DataPlan:

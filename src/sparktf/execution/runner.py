@@ -120,7 +120,9 @@ def _data_for(objective: Objective, data_bc: Any, val_fraction: float) -> tuple[
     if data_bc is None:
         return None, True
     # a Connect artifact names its content; a broadcast is one per study
-    ident = getattr(data_bc, "key", None) or getattr(data_bc, "id", None) or id(data_bc)
+    # the broadcast object itself, not id(): the key keeps it alive, so a later study's
+    # broadcast cannot reuse its address and be taken for it (it did: stale data)
+    ident = getattr(data_bc, "key", None) or getattr(data_bc, "id", None) or data_bc
     key = (ident, objective.kind, val_fraction)
     if key in _DATA_CACHE:
         return _DATA_CACHE[key], True

@@ -170,7 +170,8 @@ def predict(
         source: a Spark DataFrame (with an image-bytes column, or a URL column with
             ``url_column=``; a streaming DataFrame gives a streaming result), or a path:
             image directory or glob (``'images/**/*.png'``), Parquet table, MNIST-format IDX
-            file, or with ``input_format="urls"`` a text file of URLs.
+            file, or with ``input_format="urls"`` a text file of URLs; for a tuned table
+            model (``mlp``), a CSV or Parquet table with its feature columns.
         model: ``.keras``/``.h5`` file, SavedModel directory, frozen ``.pb`` GraphDef (with
             ``input_tensor``/``output_tensor``), a ``sparktf tune`` run directory, or a
             ``keras.applications`` name such as ``"mobilenet_v2"``.
@@ -192,6 +193,12 @@ def predict(
             missing or empty input or bad option — before any Spark job runs.
     """
     cfg = (config if config is not None else PredictConfig()).with_options(**options)
+    from sparktf.inference.tables import check_columns, predict_table, table_model
+
+    table = table_model(model)  # a tuned table model (mlp): table rows in, not images
+    if table is not None and isinstance(source, str):
+        fmt = check_columns(source, table)
+        return predict_table(source, table, cfg, open_session(spark, master, None, remote), fmt)
     spec = check(source, model, cfg)
     return prepare(source, spec, cfg, open_session(spark, master, None, remote))
 

@@ -122,6 +122,8 @@ def tune(
         res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0)
         if show_progress:
             print_summary(res, cfg, table=not quiet)
+        if loaded.report is not None and loaded.report.skipped:
+            tell(loaded.report.skipped_note(cfg.run_dir.config))
         hint = _resume_hint(cfg)
         counted = sum(n for state, n in res.counts.items() if TrialStatus(state).counts)
         if counted < cfg.trials:  # interrupted trials of an earlier run, re-run since, uncounted

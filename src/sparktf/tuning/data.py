@@ -13,6 +13,8 @@ from sparktf.execution.runner import Objective, ObjectiveKind
 from sparktf.keras.models import InputForm, ModelFamily, ModelInputs
 from sparktf.tuning.config import TuneConfig
 
+_UNCOUNTED = "unreadable images are skipped by the executors, uncounted here"
+
 
 @dataclass(frozen=True)
 class DataReport:
@@ -47,6 +49,10 @@ class DataReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``config.json``'s ``data`` entry)."""
         return asdict(self)
+
+    def skipped_note(self, listed_in: object) -> str:
+        """The end-of-study reminder of the unreadable images skipped."""
+        return f"data: {self.skipped} unreadable images were skipped (listed in {listed_in})"
 
     def line(self) -> str:
         """One line for the terminal."""
@@ -211,6 +217,15 @@ def _standardisation(x_train: np.ndarray, n_val: int) -> tuple[tuple[float, ...]
     return tuple(map(float, mean)), tuple(map(float, std))
 
 
+def _check_transfer(cfg: TuneConfig, shape: tuple[int, ...]) -> None:
+    """An unknown backbone, or ImageNet weights that cannot be fetched, fail before Spark."""
+    from sparktf.keras.transfer import backbone_constructor, fetch_imagenet
+
+    backbone_constructor(cfg.backbone or "")
+    if cfg.weights == "imagenet":
+        fetch_imagenet(cfg.backbone or "", shape)
+
+
 def _own_data(cfg: TuneConfig, obj: Objective, family: ModelFamily | None) -> StudyData:
     from sparktf.datasets.materialize import Skipped, materialize
     from sparktf.datasets.plan import make_plan
@@ -221,23 +236,19 @@ def _own_data(cfg: TuneConfig, obj: Objective, family: ModelFamily | None) -> St
     _check_form(family, plan)
     limit = DEFAULT_BROADCAST_LIMIT if cfg.broadcast_limit is None else cfg.broadcast_limit
     by_path = plan.estimated_bytes() > limit
-    data: Any = None
+    data: Any = PathData(plan)
     skipped = Skipped()
     if not by_path or not plan.form.images:  # features: the driver needs their statistics
         data, skipped = materialize(plan)
-    n_train = len(data.x_train) if data is not None else len(plan.train.items)
+    n_train = len(data.x_train) if not by_path else len(plan.train.items)
     n_val = held_out(n_train, cfg.val_fraction)
     mean = std = None
     if not plan.form.images:
         mean, std = _standardisation(data.x_train, n_val)
     shape = plan.image_shape or (len(plan.feature_names),)
-    inputs = ModelInputs(shape, len(plan.class_names), mean, std, cfg.backbone, cfg.weights)
     if family is not None and family.name == "transfer":
-        from sparktf.keras.transfer import backbone_constructor, fetch_imagenet
-
-        backbone_constructor(cfg.backbone or "")  # an unknown name fails here, not in trials
-        if cfg.weights == "imagenet":
-            fetch_imagenet(cfg.backbone or "", shape)
+        _check_transfer(cfg, shape)
+    inputs = ModelInputs(shape, len(plan.class_names), mean, std, cfg.backbone, cfg.weights)
     scale = family.scale if family is not None else (1 / 255 if plan.form.images else 1.0)
     fn = family.builder_for(inputs) if family is not None else obj.fn
     sized = replace(obj, input_shape=tuple(shape), scale=scale, fn=fn)
@@ -247,14 +258,12 @@ def _own_data(cfg: TuneConfig, obj: Objective, family: ModelFamily | None) -> St
         classes=plan.class_names,
         train=n_train - n_val,
         val=n_val,
-        test=len(data.x_test) if data is not None else len(plan.test.items),
+        test=len(plan.test.items) if by_path else len(data.x_test),
         input_shape=tuple(shape),
         shipped="read from path by the executors" if by_path else "broadcast",
         estimated_bytes=plan.estimated_bytes(),
         skipped=skipped.count,
         skipped_examples=skipped.examples,
-        notes=plan.notes,
+        notes=(*plan.notes, _UNCOUNTED) if by_path and plan.form.images else plan.notes,
     )
-    if by_path:
-        data = PathData(plan)
-    return StudyData(data, sized, report)
+    return StudyData(PathData(plan) if by_path else data, sized, report)
