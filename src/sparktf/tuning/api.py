@@ -24,6 +24,7 @@ from sparktf.search.study import (
 from sparktf.tracking import NoTracking, track_study
 from sparktf.tuning.config import TuneConfig, field_names
 from sparktf.tuning.data import study_data
+from sparktf.tuning.data_config import builtin_as_dataset
 from sparktf.tuning.display import Display, print_summary
 from sparktf.tuning.objectives import resolve_objective
 from sparktf.tuning.outputs import Outputs, TuneResult, check_failed, result
@@ -174,7 +175,7 @@ def _configure(
     if isinstance(data, str):  # a built-in name or a path (--data)
         settings = {**settings, "data": data}
     if resume:
-        changes = dict(settings)
+        changes = builtin_as_dataset(dict(settings))
         for one, other in (("master", "remote"), ("remote", "master")):
             if changes.get(one) is not None:  # a new session kind replaces the saved one
                 changes.setdefault(other, None)

@@ -74,6 +74,15 @@ def _size(value: Any) -> list[int] | None:
         ) from None
 
 
+def builtin_as_dataset(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with a built-in name given as ``data`` moved to ``dataset``, the field a
+    saved configuration keeps it in (so that ``--resume --data fashion-mnist`` is no change)."""
+    name = _builtin(settings["data"]) if isinstance(settings.get("data"), str) else None
+    if name is None:
+        return settings
+    return {**{k: v for k, v in settings.items() if k != "data"}, "dataset": name}
+
+
 def check_data_settings(cfg: TuneConfig) -> dict[str, Any]:
     """The data fields of ``cfg`` normalised (only those that change).
 
