@@ -326,7 +326,8 @@ class MlflowTracker:
     def _open_trial(self, frozen: optuna.trial.FrozenTrial) -> None:
         rec = record.decode(frozen)
         if rec.number not in self.children and rec.number not in self.done:
-            run_id = self._child(rec.number, time.time())
+            asked = frozen.datetime_start  # when the study asked for it (this logging is later)
+            run_id = self._child(rec.number, asked.timestamp() if asked else time.time())
             params = {k: str(v) for k, v in rec.params.items()}
             self._log_batch(run_id, params=params, tags={STATE_TAG: rec.state})
 
