@@ -258,8 +258,11 @@ def test_driver_loss_then_resume_reruns_only_interrupted_trials(
     assert {t.params["x"] for t in interrupted} == cut
     assert all("driver stopped" in t.user_attrs["error"] for t in interrupted)
     for x in cut:
-        # cut short by the kill (or asked ahead and not started yet), then run by --resume
-        assert starts.count(float(x)) == (2 if float(x) in started else 1)
+        # cut short by the kill (or asked ahead and not started yet), then run by --resume;
+        # (on Connect a request the dead driver had already queued still runs on the server,
+        # its result unused: it may start after the kill)
+        again = 2 if float(x) in started else 1
+        assert starts.count(float(x)) in ({again} if "--master" in spark_flags else {1, 2})
     assert sorted(set(starts)) == [float(x) for x in XS]
 
 
