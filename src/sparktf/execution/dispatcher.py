@@ -192,11 +192,6 @@ class Dispatcher:
         """Trials holding a Spark slot now (not those queued ahead)."""
         return sum(1 for run in list(self.running.values()) if run.phase is not Phase.QUEUED)
 
-    @property
-    def queue_ahead(self) -> int:
-        """Jobs that may wait in Spark's queue ahead of a free slot (0: none)."""
-        return self.s.queue_ahead
-
     # -- channel -----------------------------------------------------------------------------
 
     def _on_report(self, number: int, step: int, value: float) -> bool:
@@ -223,7 +218,7 @@ class Dispatcher:
         without waiting for the dispatch loop, which may be busy telling Optuna and writing
         outputs for other trials. The loop applies the start (``_merge_chained``)."""
         with self.lock:
-            if self.stopping or not self.ready or self._loop is None or self.queue_ahead:
+            if self.stopping or not self.ready or self._loop is None or self.s.queue_ahead:
                 return
             run = self.ready.popleft()
             try:
@@ -260,14 +255,14 @@ class Dispatcher:
 
     def _submit(self, run: TrialRun) -> None:
         """Start ``run``'s job (dispatch loop): on a free slot, or queued in Spark."""
-        if not self.queue_ahead:
+        if not self.s.queue_ahead:
             fut = self._start_job(run, None)
             self._take_slot(run, time.time())
         else:
             # Fewer jobs than slots: this one gets a slot whatever its place. Else it queues,
             # so it waits until every earlier job has its place in Spark's queue.
             self._submitting = [e for e in self._submitting if not e.is_set()]
-            after = list(self._submitting) if len(self.running) >= self.queue_ahead else []
+            after = list(self._submitting) if len(self.running) >= self.s.queue_ahead else []
             order = SubmitOrder(after, threading.Event())
             self._submitting.append(order.submitted)
             fut = self._start_job(run, order)
@@ -276,16 +271,16 @@ class Dispatcher:
 
     def _capacity(self) -> int:
         """Jobs submitted at once: one per trial in flight, plus those queued ahead."""
-        return self.s.parallelism + self.queue_ahead
+        return self.s.parallelism + self.s.queue_ahead
 
     def _take_slots(self) -> None:
         """Queue-ahead mode: Spark's FIFO scheduler gives its slots to the oldest jobs, so the
         first ``queue_ahead`` jobs in submission order are running; a trial's clock (and its
         ``--trial-timeout``) starts when it gets there."""
-        if not self.queue_ahead:
+        if not self.s.queue_ahead:
             return
         now = time.time()
-        for run in itertools.islice(self.running.values(), self.queue_ahead):
+        for run in itertools.islice(self.running.values(), self.s.queue_ahead):
             if run.phase is Phase.QUEUED:
                 self._take_slot(run, now)
 
@@ -447,7 +442,7 @@ class Dispatcher:
             self._cancel_overdue(done)
             ended = [(fut, self.running.pop(fut)) for fut in done]
             self._take_slots()
-            if not self.queue_ahead:  # the freed slots get their next trials before bookkeeping
+            if not self.s.queue_ahead:  # the freed slots get their next trials before bookkeeping
                 self._fill(pending=len(ended))
             # (queue-ahead: the freed slots already run the queued trials; tell Optuna first, so
             # that the trials asked next know how these ended)
@@ -527,7 +522,7 @@ class Dispatcher:
             with self.lock:  # counts are exact: no job thread is moving a trial meanwhile
                 if (
                     self.stopping
-                    or self.queue_ahead  # the queued jobs are the trials asked ahead
+                    or self.s.queue_ahead  # the queued jobs are the trials asked ahead
                     or len(self.ready) >= self.s.parallelism
                     or len(self.running) + len(self.chained) < self.s.parallelism
                     or self._outstanding(0) >= self.s.trials
