@@ -178,8 +178,9 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
     # local[2]: with --parallelism 2 (the slots), the next 2 trials wait in Spark's queue
     # (queue-ahead); with 1, one trial is submitted at a time. Either way no more than
     # `parallelism` run at once, they start in the order they were asked, and a queued
-    # trial's --trial-timeout counts from when it got a slot: 3 s of waiting plus 3 s of
-    # running would exceed 4.8 s. First, both slots must be free (a trial cancelled by an
+    # trial's --trial-timeout counts from when it got a slot: 4 s of waiting plus 4 s of
+    # running would exceed 7 s (the 3 s left spare cover a busy machine's start-up: a Connect
+    # server plans each request before its job starts). First, both slots must be free (a trial cancelled by an
     # earlier test holds its slot until its Python worker is killed) and two Python workers
     # started (a new one takes a second or more on a busy machine).
     (tmp_path / "meet").mkdir()
@@ -195,11 +196,11 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
     res = _run(
         spark,
         objectives.sleep_param,
-        {"sleep": 3.0, "x": sparktf.uniform(0, 1)},
+        {"sleep": 4.0, "x": sparktf.uniform(0, 1)},
         tmp_path,
         trials=2 * parallelism,
         parallelism=parallelism,
-        trial_timeout=4.8,
+        trial_timeout=7,
         sampler="random",
     )
     assert (res.trials["state"] == "COMPLETE").all(), res.trials["error"].tolist()
@@ -211,7 +212,7 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
     for i in spans:  # a later wave of trials starts after an earlier one
         for j in spans:
             if j // parallelism > i // parallelism:
-                assert spans[j][0] > spans[i][0] + 2.0
+                assert spans[j][0] > spans[i][0] + 3.0
 
 
 def test_queue_ahead_only_where_spark_alone_keeps_the_parallelism() -> None:
