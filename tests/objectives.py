@@ -125,3 +125,17 @@ def meet(params: dict[str, Any], data: dict[str, str]) -> float:
     while len(list(folder.iterdir())) < int(params["n"]) and time.time() < give_up:
         time.sleep(0.05)
     return 0.0
+
+
+def hold_slot(flag: str, seconds: float) -> Any:
+    """A ``mapInArrow`` function (output schema ``x long``, no rows) for a job that is not a
+    trial: it touches ``flag`` as its task starts, then holds the task slot ``seconds``."""
+
+    def run(batches: Any) -> Any:
+        Path(flag).touch()
+        for _ in batches:
+            pass
+        time.sleep(seconds)
+        yield from ()
+
+    return run

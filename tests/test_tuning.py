@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -171,18 +173,10 @@ def test_trial_timeout_cancels_only_that_trial(spark, tmp_path: Path) -> None:
     assert df.loc[0.1, "state"] == "COMPLETE" and df.loc[0.2, "state"] == "COMPLETE"
 
 
-@pytest.mark.parametrize("parallelism", [2, 1])
-def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
-    spark, tmp_path: Path, parallelism: int
-) -> None:
-    # local[2]: with --parallelism 2 (the slots), the next 2 trials wait in Spark's queue
-    # (queue-ahead); with 1, one trial is submitted at a time. Either way no more than
-    # `parallelism` run at once, they start in the order they were asked, and a queued
-    # trial's --trial-timeout counts from when it got a slot: 4 s of waiting plus 4 s of
-    # running would exceed 7 s (the 3 s left spare cover a busy machine's start-up: a Connect
-    # server plans each request before its job starts). First, both slots must be free (a trial cancelled by an
-    # earlier test holds its slot until its Python worker is killed) and two Python workers
-    # started (a new one takes a second or more on a busy machine).
+def _warm_two_workers(spark, tmp_path: Path) -> None:
+    """Return once both slots of local[2] were free at once and two Python workers started
+    (a trial cancelled by an earlier test holds its slot until its Python worker is killed;
+    a new worker takes a second or more on a busy machine)."""
     (tmp_path / "meet").mkdir()
     _run(
         spark,
@@ -193,6 +187,19 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
         trials=2,
         data={"dir": str(tmp_path / "meet")},
     )
+
+
+@pytest.mark.parametrize("parallelism", [2, 1])
+def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
+    spark, tmp_path: Path, parallelism: int
+) -> None:
+    # local[2]: with --parallelism 2 (the slots), the next 2 trials wait in Spark's queue
+    # (queue-ahead); with 1, one trial is submitted at a time. Either way no more than
+    # `parallelism` run at once, they start in the order they were asked, and a queued
+    # trial's --trial-timeout counts from when it got a slot: 4 s of waiting plus 4 s of
+    # running would exceed 7 s (the 3 s left spare cover a busy machine's start-up: a Connect
+    # server plans each request before its job starts).
+    _warm_two_workers(spark, tmp_path)
     res = _run(
         spark,
         objectives.sleep_param,
@@ -213,6 +220,42 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
         for j in spans:
             if j // parallelism > i // parallelism:
                 assert spans[j][0] > spans[i][0] + 3.0
+
+
+def test_a_trial_queued_behind_another_job_times_out_from_its_own_start(
+    spark, tmp_path: Path
+) -> None:
+    # Another job of the application holds one of the two slots for 5 s. The queue-ahead guess
+    # (the first two jobs hold the two slots) is wrong for the second trial, which waits; its
+    # own start report over the channel sets its clock, so about 4 s of waiting plus 4 s of
+    # running stay inside its 7 s --trial-timeout.
+    _warm_two_workers(spark, tmp_path)
+    flag = tmp_path / "holding"
+    holder = threading.Thread(
+        target=lambda: (
+            spark.range(0, 1, 1, 1)
+            .mapInArrow(objectives.hold_slot(str(flag), 5.0), "x long")
+            .collect()
+        )
+    )
+    holder.start()
+    give_up = time.time() + 60
+    while not flag.exists() and time.time() < give_up:
+        time.sleep(0.05)
+    res = _run(
+        spark,
+        objectives.sleep_param,
+        {"sleep": 4.0, "x": sparktf.uniform(0, 1)},
+        tmp_path,
+        trials=2,
+        parallelism=2,
+        trial_timeout=7,
+        sampler="random",
+    )
+    holder.join()
+    assert (res.trials["state"] == "COMPLETE").all(), res.trials["error"].tolist()
+    spans = sorted(t.user_attrs["run_start"] for t in study_trials(tmp_path / "run"))
+    assert spans[1] - spans[0] > 2.0  # the second trial did wait for the other job's slot
 
 
 def test_queue_ahead_only_where_spark_alone_keeps_the_parallelism() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -74,3 +76,29 @@ def test_unreachable_channel_turns_pruning_off_with_a_warning() -> None:
     assert client.report(1, 0.5) is False
     assert client.warning is not None and "pruning is off for this trial" in client.warning
     assert client.report(2, 0.4) is False  # does not try again
+
+
+def test_start_reports_reach_their_handler_without_making_the_trial_wait() -> None:
+    started = threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def on_start(trial: int, attempt: int) -> None:
+        seen.append((trial, attempt))
+        started.set()
+
+    with ChannelServer(lambda t, s, v: False, on_start=on_start) as server:
+        ChannelClient(server.address, trial=5).announce_start(2)  # returns at once
+        assert started.wait(5)
+        token = server.address.token
+        bad = json.dumps({"trial": 5, "event": "start"}).encode()  # no attempt
+        assert _post(server.address.url, bad, token)[0] == 400
+    assert seen == [(5, 2)]
+
+
+def test_unreachable_channel_start_report_only_sets_the_warning() -> None:
+    client = ChannelClient(ChannelAddress("http://127.0.0.1:9/report", "s"), trial=4, timeout=2)
+    client.announce_start(1)
+    deadline = time.monotonic() + 5
+    while client.warning is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert client.warning is not None and "cannot reach" in client.warning

@@ -1,4 +1,6 @@
-"""The executor → driver report channel: intermediate metrics in, "continue"/"stop" out.
+"""The executor → driver report channel: intermediate metrics in, "continue"/"stop" out; and
+each trial's "I have started" (the only sure sign of when a trial got its slot on Spark Connect,
+whose server may start queued requests in another order than they were sent).
 
 A small HTTP server on the driver, bound to the driver's address (reachable from executors on a
 real cluster, not only loopback). Each request carries the study's secret in a header; JSON
@@ -31,6 +33,8 @@ TOKEN_HEADER = "X-SparkTF-Token"
 
 # handler(trial_number, step, value) -> True to stop the trial
 ReportHandler = Callable[[int, int, float], bool]
+# handler(trial_number, attempt): that attempt has started on its executor
+StartHandler = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             msg = json.loads(self.rfile.read(length))
+            if isinstance(msg, dict) and msg.get("event") == "start":
+                self._started(int(msg["trial"]), int(msg["attempt"]))
+                return
             trial = int(msg["trial"])
             step = int(msg["step"])
             value = float(msg["value"])
         except (ValueError, KeyError, TypeError):
-            self._answer(400, {"error": "expected JSON {trial: int, step: int, value: float}"})
+            self._answer(
+                400,
+                {
+                    "error": "expected JSON {trial: int, step: int, value: float} or "
+                    '{trial: int, attempt: int, event: "start"}'
+                },
+            )
             return
         try:
             stop = self.server.on_report(trial, step, value)
@@ -87,12 +100,24 @@ class _Handler(BaseHTTPRequestHandler):
             stop = False
         self._answer(200, {"action": "stop" if stop else "continue"})
 
+    def _started(self, trial: int, attempt: int) -> None:
+        try:
+            self.server.on_start(trial, attempt)
+        except Exception as exc:  # as for reports
+            log.warning("channel: start of trial %s failed: %s", trial, exc)
+        self._answer(200, {"action": "continue"})
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     token: str
     on_report: ReportHandler
+    on_start: StartHandler
     refused: int = 0
+
+
+def _ignore_start(trial: int, attempt: int) -> None:
+    """The default start handler."""
 
 
 class ChannelServer:
@@ -100,16 +125,22 @@ class ChannelServer:
 
     Args:
         on_report: called for every authenticated report; returns True to stop the trial.
+        on_start: called when a trial's attempt says it has started.
         host: the address to bind (the driver's address).
         advertise: ``HOST:PORT`` executors use instead (a NAT or proxy in between).
     """
 
     def __init__(
-        self, on_report: ReportHandler, host: str = "127.0.0.1", advertise: str | None = None
+        self,
+        on_report: ReportHandler,
+        host: str = "127.0.0.1",
+        advertise: str | None = None,
+        on_start: StartHandler = _ignore_start,
     ) -> None:
         self._server = _Server((host, 0), _Handler)
         self._server.token = secrets.token_urlsafe(32)
         self._server.on_report = on_report
+        self._server.on_start = on_start
         # serve_forever checks for shutdown every poll_interval: the default 0.5 s would add
         # up to half a second to the end of every study
         self._thread = threading.Thread(
@@ -151,14 +182,24 @@ class ChannelClient:
         self._timeout = timeout
         self.warning: str | None = None if address else "no report channel: pruning is off"
 
+    def announce_start(self, attempt: int) -> None:
+        """Tell the driver, from a background thread (the trial does not wait), that this
+        attempt has started."""
+        body = {"trial": self._trial, "attempt": int(attempt), "event": "start"}
+        threading.Thread(target=self._post, args=(body,), daemon=True).start()
+
     def report(self, step: int, value: float) -> bool:
         """Send one intermediate value; return True when the trial should stop."""
+        answer = self._post({"trial": self._trial, "step": int(step), "value": float(value)})
+        return bool(answer.get("action") == "stop")
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send one message; the driver's answer (empty when the channel is off or failed)."""
         if self._address is None or self.warning is not None:
-            return False
-        body = json.dumps({"trial": self._trial, "step": int(step), "value": float(value)})
+            return {}
         req = urllib.request.Request(
             self._address.url,
-            data=body.encode(),
+            data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json", TOKEN_HEADER: self._address.token},
             method="POST",
         )
@@ -173,5 +214,5 @@ class ChannelClient:
                 "the end"
             )
             log.debug(self.warning)  # travels in the outcome; see the module's docstring
-            return False
-        return bool(answer.get("action") == "stop")
+            return {}
+        return answer if isinstance(answer, dict) else {}

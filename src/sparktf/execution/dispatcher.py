@@ -9,14 +9,18 @@ touching the others.
 Each trial in flight has an explicit :class:`Phase`; only the dispatch loop changes it, through
 :meth:`TrialRun.move`, which rejects impossible moves. Job threads and the report channel post
 events (a job that ended is a finished future; a trial started on a slot its predecessor freed
-is put on ``chained``) that the loop applies.
+is put on ``chained``; an attempt's own "I have started" from its executor is put on
+``starts``) that the loop applies.
 
 When the study may use every task slot of the cluster (``--parallelism`` at least the slots, no
 dynamic allocation), the next trials are submitted *ahead*: their Spark jobs wait in Spark's own
 FIFO queue, so a slot that frees starts the next trial inside the JVM, with no round trip through
 the driver's Python and with the job's submission work done while the slots were busy. Spark's
 slots cap how many of them run at once; the oldest jobs hold the slots, the others wait, and a
-trial's ``--trial-timeout`` counts from when it took a slot, not from its submission.
+trial's ``--trial-timeout`` counts from when it took a slot, not from its submission. Which jobs
+hold the slots is a guess from the order of submission (exact on a classic session, which
+submits in order; a Connect server may plan two requests in the other order); each attempt's
+start report over the report channel corrects it.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class TrialRun:
     phase: Phase = Phase.ASKED
     started: float | None = None  # when it took its slot (None: never did)
     deadline: float | None = None
+    start_reported: bool = False  # its executor said when it started (the report channel)
     cancel_reason: str | None = None
     reported: set[int] = field(default_factory=set)
 
@@ -169,6 +174,9 @@ class Dispatcher:
         # events from job threads: a trial started on the slot its predecessor just freed,
         # with when; applied by the dispatch loop (the only thread that changes a phase)
         self.chained: deque[tuple[Future[TrialOutcome], TrialRun, float]] = deque()
+        # from the report channel: (trial, attempt, when) an attempt said it had started
+        self.starts: deque[tuple[int, int, float]] = deque()
+        self.starts_heard = False  # the channel brings start reports in this study
         self.jobs: JobRunner | None = None
         self._loop: _Loop | None = None
         self._submitting: list[threading.Event] = []  # queue-ahead: jobs not yet in Spark's queue
@@ -203,6 +211,33 @@ class Dispatcher:
                 run.trial.report(value, step)
                 run.reported.add(step)
             return bool(run.trial.should_prune())
+
+    def _on_start(self, number: int, attempt: int) -> None:
+        self.starts.append((number, attempt, time.time()))  # applied by the loop
+
+    def _merge_starts(self) -> None:
+        """Apply the attempts' own start reports: a trial's ``--trial-timeout`` counts from
+        when it really started, which the queue-ahead guess may have got wrong (a Spark
+        Connect server can start queued requests in another order than they were sent)."""
+        while self.starts:
+            number, attempt, at = self.starts.popleft()
+            run = self.by_number.get(number)
+            if run is None or run.attempt != attempt:
+                continue
+            self.starts_heard = True
+            run.start_reported = True
+            if run.phase is Phase.QUEUED:
+                run.move(Phase.RUNNING)
+            if run.phase is Phase.RUNNING:
+                self._start_clock(run, at)
+
+    def _due(self, run: TrialRun) -> float | None:
+        """When ``run`` times out. One that took its slot by the queue-ahead guess but has not
+        said it started, where the others do, may still be waiting: it gets one more
+        ``--trial-timeout`` (a start report, once it comes, sets the exact time)."""
+        if run.deadline and self.starts_heard and not run.start_reported:
+            return run.deadline + (self.s.trial_timeout or 0.0)
+        return run.deadline
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -287,6 +322,9 @@ class Dispatcher:
     def _take_slot(self, run: TrialRun, now: float) -> None:
         """The trial runs from ``now``: its ``--trial-timeout`` counts from here."""
         run.move(Phase.RUNNING)
+        self._start_clock(run, now)
+
+    def _start_clock(self, run: TrialRun, now: float) -> None:
         run.started = now
         run.deadline = now + self.s.trial_timeout if self.s.trial_timeout else None
 
@@ -400,7 +438,10 @@ class Dispatcher:
         try:
             with (
                 ChannelServer(
-                    self._on_report, host=jobs.channel_host(), advertise=self.s.channel_advertise
+                    self._on_report,
+                    host=jobs.channel_host(),
+                    advertise=self.s.channel_advertise,
+                    on_start=self._on_start,
                 ) as channel,
                 ThreadPoolExecutor(
                     max_workers=self._capacity() + self.s.parallelism,  # room for retries
@@ -439,6 +480,7 @@ class Dispatcher:
                 return_when=FIRST_COMPLETED,
             )
             self._merge_chained()
+            self._merge_starts()
             self._cancel_overdue(done)
             ended = [(fut, self.running.pop(fut)) for fut in done]
             self._take_slots()
@@ -451,7 +493,7 @@ class Dispatcher:
 
     def _wait_time(self, study_deadline: float | None) -> float | None:
         """How long the loop may sleep: until the nearest trial or study deadline."""
-        deadlines = [r.deadline for r in self.running.values() if r.deadline]
+        deadlines = [d for d in map(self._due, self.running.values()) if d]
         if study_deadline and not self.stopping:
             deadlines.append(study_deadline)
         if self.stopping:
@@ -462,7 +504,8 @@ class Dispatcher:
     def _cancel_overdue(self, done: set[Future[TrialOutcome]]) -> None:
         now = time.time()
         for fut, run in list(self.running.items()):
-            if fut not in done and run.deadline and now >= run.deadline:
+            due = self._due(run)
+            if fut not in done and due and now >= due:
                 self._cancel(run, f"timed out after {self.s.trial_timeout:g}s (--trial-timeout)")
 
     def _interrupted(self) -> None:

@@ -1,8 +1,10 @@
 """Trials as Spark jobs through the DataFrame API only: works on Spark Connect.
 
-Each attempt is a one-row DataFrame (the encoded trial) mapped by ``mapInArrow`` to one row (the
-pickled outcome), collected in its job thread under a session tag of its own, so that
-``interruptTag`` cancels that trial alone (Connect's tags belong to the thread that set them).
+Each attempt is one request: a one-row, one-partition DataFrame mapped by ``mapInArrow`` to one
+row (the pickled outcome) by a function that carries the encoded trial, collected in its job
+thread under a session tag of its own, so that ``interruptTag`` cancels that trial alone
+(Connect's tags belong to the thread that set them). The one-row frame and both schemas are
+resolved once, so that a trial costs the server one request (its plan) and no other round trip.
 There is no broadcast on Connect: the data travels once per session as a file artifact
 (``addArtifacts(..., file=True)``), which each Python worker reads once (``SparkFiles``) and keeps.
 """
@@ -24,7 +26,6 @@ from sparktf.execution.runner import decode_task, encode_task, run_trial
 if TYPE_CHECKING:
     from sparktf.execution.runner import Objective, TrialOutcome, TrialTask
 
-OUTCOME_SCHEMA = "outcome binary"
 PLAN_TIME = 0.02  # gap between two requests sent in order (their jobs queue in that order)
 
 
@@ -63,15 +64,20 @@ def ship(spark: Any, data: Any) -> ArtifactData:
     return ArtifactData(name)
 
 
-def _mapper(objective: Objective, data: ArtifactData | None) -> Callable[[Iterator[Any]], Any]:
+def _mapper(
+    objective: Objective, data: ArtifactData | None, text: str
+) -> Callable[[Iterator[Any]], Any]:
+    """The ``mapInArrow`` function of one attempt: runs the trial encoded in ``text`` (its one
+    input row is a placeholder) and yields the pickled outcome."""
+
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        texts = [t for batch in batches for t in batch.column(0).to_pylist()]
-        for text in texts:
-            outcome = run_trial(decode_task(text), objective, data)
-            blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-            yield pa.RecordBatch.from_pydict({"outcome": [blob]}, schema=_schema())
+        for _ in batches:
+            pass
+        outcome = run_trial(decode_task(text), objective, data)
+        blob = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        yield pa.RecordBatch.from_pydict({"outcome": [blob]}, schema=_schema())
 
     return run
 
@@ -86,15 +92,21 @@ class FrameJobs:
     """:class:`~sparktf.execution.jobs.JobRunner` over the DataFrame API (Spark Connect)."""
 
     def __init__(self, spark: Any, objective: Objective, data: Any) -> None:
+        from pyspark.sql.types import BinaryType, StructField, StructType
+
         self.spark = spark
+        self.objective = objective
         self.data = ship(spark, data) if data is not None else None
-        self.mapper = _mapper(objective, self.data)
+        self.outcome_schema = StructType([StructField("outcome", BinaryType())])
+        self.one_row = spark.range(0, 1, 1, 1)  # one row in one partition: one task
+        self.one_row.schema  # noqa: B018  (resolved here, once: the trials' frames reuse it)
 
     def run(
         self, task: TrialTask, tag: str, stopping: Callable[[], bool], order: SubmitOrder | None
     ) -> TrialOutcome:
         """Run ``task`` as one job tagged ``tag`` (see :class:`JobRunner`)."""
-        frame = self.spark.createDataFrame([(encode_task(task),)], "task string")
+        mapper = _mapper(self.objective, self.data, encode_task(task))
+        frame = self.one_row.mapInArrow(mapper, self.outcome_schema)
         self.spark.addTag(tag)
         try:
             if order is not None:  # queue-ahead: send this request after the earlier ones
@@ -112,7 +124,7 @@ class FrameJobs:
                 # its job is queued): the next request goes a moment after this one
                 sent = time.monotonic()
                 order.mark_when(lambda: time.monotonic() - sent >= PLAN_TIME)
-            rows = frame.mapInArrow(self.mapper, OUTCOME_SCHEMA).collect()
+            rows = frame.collect()
         finally:
             self.spark.removeTag(tag)
         return one_outcome(task.number, [pickle.loads(r["outcome"]) for r in rows])

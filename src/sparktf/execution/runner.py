@@ -164,6 +164,7 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
     silence_libraries()  # TensorFlow's, Optuna's and Python's chatter, unless --verbose
     configure_threads(task_cpus())
     client = ChannelClient(task.channel, task.number)
+    client.announce_start(task.attempt)  # its --trial-timeout counts from here
     ctx = TrialContext(task.number, dict(task.params), client)
     common: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     state, value, error, model_bytes = Outcome.COMPLETE, None, None, None

@@ -46,12 +46,16 @@ class ImageInput:
         payload: what the second column holds.
         description: for messages (``"files under images/"``).
         pixel_shape: the shape of one image for ``Payload.PIXELS``.
+        files: how many files a batch of image files reads (``None`` for other inputs):
+            Spark's file scan splits as many files into at least as many partitions as it
+            has task slots, so they need no shuffle to spread.
     """
 
     df: DataFrame
     payload: Payload
     description: str
     pixel_shape: tuple[int, ...] | None = None
+    files: int | None = None
 
 
 def _has_scheme(path: str) -> bool:
@@ -248,7 +252,7 @@ def files_input(spark: SparkSession, source: str) -> ImageInput:
         # server); elsewhere they cannot be told apart from the listing alone.
         extra = spark.createDataFrame([(p, b"") for p in empty], schema="id string, content binary")
         out = out.unionByName(extra)
-    return ImageInput(out, Payload.ENCODED, f"files {source}")
+    return ImageInput(out, Payload.ENCODED, f"files {source}", files=len(files))
 
 
 def _empty_local_files(files: list[str]) -> list[str]:

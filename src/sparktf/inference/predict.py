@@ -61,20 +61,23 @@ __all__ = [
 ]
 
 
-def _target_partitions(spark: SparkSession, df: DataFrame, cfg: PredictConfig) -> DataFrame:
+def _target_partitions(spark: SparkSession, inp: ImageInput, cfg: PredictConfig) -> DataFrame:
     """About 4 partitions per task slot (or ``cfg.partitions``). A classic batch DataFrame
     is coalesced or repartitioned as its partition count requires; a Connect one (whose
-    partition count the client cannot see) is repartitioned; a stream's micro-batches are
-    coalesced to one partition per slot (never split: that would cost a shuffle per
-    micro-batch)."""
+    partition count the client cannot see) is coalesced when it reads at least that many
+    files (a file scan spreads them over the slots already), else repartitioned; a stream's
+    micro-batches are coalesced to one partition per slot (never split: that would cost a
+    shuffle per micro-batch)."""
     from sparktf.spark import is_connect, task_slots
 
+    df = inp.df
     slots = task_slots(spark)
     if df.isStreaming:  # a micro-batch is small: one task per slot
         return df.repartition(cfg.partitions) if cfg.partitions else df.coalesce(slots)
     target = cfg.partitions or 4 * slots
     if is_connect(spark):
-        return df.repartition(target)
+        many_files = cfg.partitions is None and (inp.files or 0) >= target
+        return df.coalesce(target) if many_files else df.repartition(target)
     current = df.rdd.getNumPartitions()
     if cfg.partitions is not None and current != target:
         return df.repartition(target) if current < target else df.coalesce(target)
@@ -124,7 +127,7 @@ def predict_input(
     inp: ImageInput, spec: ModelSpec, cfg: PredictConfig, spark: SparkSession
 ) -> DataFrame:
     """Ship the model; return the lazy prediction DataFrame of an input (batch or stream)."""
-    df = _target_partitions(spark, inp.df, cfg)
+    df = _target_partitions(spark, inp, cfg)
     plan = task_plan(spark, df, spec, cfg, inp.payload, inp.pixel_shape)
     return df.mapInArrow(partial(predict_partition, plan), output_schema(cfg.probabilities))
 
