@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,31 @@ def test_tune_timeout_prints_no_traceback_and_no_false_channel_warning(tmp_path:
     assert not _foreign(res.stdout + res.stderr), res.stderr
     _assert_plain(res.stderr)
     assert re.search(r"^tune: \d+/2, \d+:\d\d:\d\d elapsed", res.stderr, re.M), res.stderr
+
+
+def test_python_api_tune_prints_no_optuna_lines(tmp_path: Path) -> None:
+    # The Python API leaves the process's stderr and warnings to the user's program (the JVM's
+    # own start-up lines stay), but Optuna's INFO lines are sparktf's to silence.
+    script = (
+        "import sparktf\n"
+        "from tests import objectives\n"
+        "sparktf.tune(objectives.quadratic, {'x': sparktf.uniform(0, 1)}, trials=2,\n"
+        f"    master='local[1]', out={str(tmp_path / 'run')!r}, write_report=False)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    optuna_lines = re.compile(r"^\[[IWE] 20|A new study created|optuna", re.MULTILINE)
+    assert not optuna_lines.search(proc.stderr), proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_tune_ctrl_c_prints_no_traceback(tmp_path: Path) -> None:

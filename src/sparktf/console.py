@@ -127,6 +127,13 @@ def silence_libraries(worker: bool = True) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     for name in SILENT_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    quiet_optuna()
+
+
+def quiet_optuna() -> None:
+    """Keep Optuna's INFO lines ("A new study created ...") out of the output, unless
+    ``--verbose``: what the CLI's :func:`silence_libraries` does, for the Python API too (which
+    leaves every other library's settings to the user's program)."""
     after_import("optuna", _quiet_optuna)
 
 

@@ -102,6 +102,9 @@ class MirroredStudy:
     ) -> None:
         import optuna
 
+        from sparktf.console import quiet_optuna
+
+        quiet_optuna()
         self.study = optuna.create_study(
             storage=optuna.storages.InMemoryStorage(),
             sampler=sampler,

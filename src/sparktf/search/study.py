@@ -151,7 +151,9 @@ def open_study(
     """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from sparktf.console import quiet_optuna
+
+    quiet_optuna()
     if direction not in ("maximize", "minimize"):
         raise ConfigError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
     if resume:
