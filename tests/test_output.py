@@ -52,8 +52,12 @@ def _env() -> dict[str, str]:
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return _run_command([*CLI, *args])
+
+
+def _run_command(command: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CLI, *args],
+        command,
         cwd=REPO,
         env=_env(),
         stdin=subprocess.DEVNULL,
@@ -160,16 +164,7 @@ def test_python_api_tune_prints_no_optuna_lines(tmp_path: Path) -> None:
         "sparktf.tune(objectives.quadratic, {'x': sparktf.uniform(0, 1)}, trials=2,\n"
         f"    master='local[1]', out={str(tmp_path / 'run')!r}, write_report=False)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    proc = _run_command([sys.executable, "-c", script])
     assert proc.returncode == 0, proc.stderr
     optuna_lines = re.compile(r"^\[[IWE] 20|A new study created|optuna", re.MULTILINE)
     assert not optuna_lines.search(proc.stderr), proc.stderr
