@@ -35,6 +35,13 @@ FOREIGN = re.compile(
     r"|A new study created|optuna|cannot reach the driver"
 )
 
+# Spark's log4j output (its shell banner, WARN/ERROR lines) and Optuna's logging.
+SPARK_AND_OPTUNA_LOGS = re.compile(
+    r"Setting default log level|To adjust logging level|\bWARN\b| ERROR |log4j|NativeCodeLoader"
+    r"|^\[[IWE] 20|A new study created|optuna",
+    re.MULTILINE,
+)
+
 
 def slow_curve(params: dict[str, Any], data: Any) -> float:
     """Reports a step every 0.3 s for about 30 s: a driver that stops it meets it reporting."""
@@ -155,9 +162,11 @@ def test_tune_timeout_prints_no_traceback_and_no_false_channel_warning(tmp_path:
     assert re.search(r"^tune: \d+/2, \d+:\d\d:\d\d elapsed", res.stderr, re.M), res.stderr
 
 
-def test_python_api_tune_prints_no_optuna_lines(tmp_path: Path) -> None:
-    # The Python API leaves the process's stderr and warnings to the user's program (the JVM's
-    # own start-up lines stay), but Optuna's INFO lines are sparktf's to silence.
+def test_python_api_tune_prints_no_foreign_lines(tmp_path: Path) -> None:
+    # The Python API leaves the process's stderr and Python warnings to the user's program, but
+    # Spark's logging and Optuna's INFO lines are sparktf's to silence. What the JVM and
+    # pyspark's worker daemon print themselves (the incubator module line; a BrokenPipeError as
+    # the process exits) stays: only the CLI diverts file descriptor 2.
     script = (
         "import sparktf\n"
         "from tests import objectives\n"
@@ -166,9 +175,7 @@ def test_python_api_tune_prints_no_optuna_lines(tmp_path: Path) -> None:
     )
     proc = _run_command([sys.executable, "-c", script])
     assert proc.returncode == 0, proc.stderr
-    optuna_lines = re.compile(r"^\[[IWE] 20|A new study created|optuna", re.MULTILINE)
-    assert not optuna_lines.search(proc.stderr), proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
+    assert not SPARK_AND_OPTUNA_LOGS.search(proc.stderr), proc.stderr
 
 
 def test_tune_ctrl_c_prints_no_traceback(tmp_path: Path) -> None:
