@@ -188,7 +188,9 @@ def test_worker_loss_mid_prediction_keeps_every_row_once(
     assert df["error"].isna().all()
 
 
-XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below: 3 s per trial
+XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below
+STOPPED_SLEEP = 5  # seconds per trial: room for a slow poll of the storage to see the moment
+# to stop while trials still run (CI's Connect pass once saw it only as the study ended)
 
 
 def _stop_study(
@@ -201,7 +203,7 @@ def _stop_study(
     log, run = tmp_path / "calls.log", tmp_path / "run"
     space = write_space(
         tmp_path / "space.json",
-        {"x": {"type": "grid", "values": XS}, "sleep": 3, "log": str(log)},
+        {"x": {"type": "grid", "values": XS}, "sleep": STOPPED_SLEEP, "log": str(log)},
     )
     proc = start_cli(_tune_args(space, run, len(XS), *spark_flags), tmp_path / "tune-1.log")
     try:
