@@ -227,8 +227,8 @@ class Dispatcher:
             self.starts_heard = True
             run.start_reported = True
             if run.phase is Phase.QUEUED:
-                run.move(Phase.RUNNING)
-            if run.phase is Phase.RUNNING:
+                self._take_slot(run, at)
+            elif run.phase is Phase.RUNNING:
                 self._start_clock(run, at)
 
     def _due(self, run: TrialRun) -> float | None:
