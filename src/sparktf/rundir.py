@@ -8,6 +8,8 @@ Layout::
       trials.csv        one row per trial (columns: search.record.COLUMNS, params_*, metrics)
       best/model.keras  best model (Keras format), with best/params.json, best/metrics.json
       best/preprocessing.json  how inputs are prepared: input_shape, scale, class_names
+      trials/N/         several objectives: the model of each Pareto-front trial N (as best/);
+                        best/ is a copy of the one --select chose
       report.html, *.png  written by ``sparktf report``
       mlflow.json       the study's MLflow parent run (tracking URI, experiment, run id), --mlflow
 """
@@ -30,6 +32,7 @@ BEST_PARAMS = "params.json"
 BEST_METRICS = "metrics.json"
 PREPROCESSING = "preprocessing.json"
 MLFLOW_RUN = "mlflow.json"
+TRIALS = "trials"
 
 # trials.csv's columns: sparktf.search.record.COLUMNS, then params_*, then the metrics.
 
@@ -55,6 +58,10 @@ class RunDir:
     @property
     def best(self) -> Path:
         return self.path / BEST
+
+    def trial(self, number: int) -> Path:
+        """Where a multi-objective study keeps trial ``number``'s model (laid out as best/)."""
+        return self.path / TRIALS / str(number)
 
     @property
     def mlflow_run(self) -> Path:
@@ -92,3 +99,33 @@ class RunDir:
         if not isinstance(data, dict):
             raise ConfigError(f"{self.config} must hold a JSON object")
         return data
+
+
+def trial_model_dir(run: str | Path, number: int) -> Path:
+    """``predict --model RUN --trial N``: the directory of trial N's model in run ``RUN``.
+
+    Raises:
+        ConfigError: RUN keeps no model of trial N (the trials it keeps are named).
+    """
+    where = RunDir(Path(run)).trial(number)
+    if (where / BEST_MODEL).is_file():
+        return where
+    folder = Path(run) / TRIALS
+    kept = (
+        sorted(
+            (
+                int(d.name)
+                for d in folder.iterdir()
+                if d.name.isdigit() and (d / BEST_MODEL).is_file()
+            ),
+        )
+        if folder.is_dir()
+        else []
+    )
+    shown = (
+        ", ".join(map(str, kept)) if kept else "none (a study of one objective keeps best/ only)"
+    )
+    raise ConfigError(
+        f"--trial {number}: {run} keeps no model of trial {number}; it keeps the models of its "
+        f"Pareto front: {shown}"
+    )

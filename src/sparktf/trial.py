@@ -10,6 +10,6 @@ def objective(params, data):
 """
 
 from sparktf.errors import TrialPruned
-from sparktf.execution.context import current_trial, report
+from sparktf.execution.context import current_trial, known, report
 
-__all__ = ["TrialPruned", "current_trial", "report"]
+__all__ = ["TrialPruned", "current_trial", "known", "report"]

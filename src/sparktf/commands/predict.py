@@ -63,6 +63,13 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
         "mobilenet_v2, resnet50, inception_v3",
     )
     m.add_argument(
+        "--trial",
+        type=int,
+        metavar="N",
+        help="with a run directory of several objectives: the model of its Pareto-front trial N "
+        "(default: the one --select chose, in best/)",
+    )
+    m.add_argument(
         "--weights",
         help="keras.applications weights: an .h5 file, 'imagenet' (download; the default) or "
         "'none' (random weights, for timing only)",
@@ -294,6 +301,10 @@ def run(args: argparse.Namespace) -> int:
     model are checked before Spark starts."""
     from sparktf.inference.predict import output_format, run_predict
 
+    if args.trial is not None:
+        from sparktf.rundir import trial_model_dir
+
+        args.model = str(trial_model_dir(args.model, args.trial))
     cfg = config_from_args(args)
     stream = stream_config_from_args(args)
     if stream is not None:

@@ -84,9 +84,12 @@ def register(sub: Any) -> None:
     )
     what.add_argument(
         "--objective",
-        metavar="MODULE:FUNCTION",
+        metavar="MODULE:FUNCTION|NAME:max|min",
+        action="append",
         help="your own objective f(params, data) -> float|dict, or a Keras "
-        "builder build(params) -> compiled model",
+        "builder build(params) -> compiled model; NAME:max|min (repeatable): an objective to "
+        "optimise, e.g. --objective val_accuracy:max --objective params:min (a Keras trial "
+        "also measures params, model_bytes, latency_ms, train_seconds)",
     )
     what.add_argument("--space", help="search space file (YAML or JSON)")
     _data_arguments(p)
@@ -104,6 +107,31 @@ def register(sub: Any) -> None:
         "--pruner",
         choices=PRUNERS,
         help="early stopping: auto (= asha when epochs > 1), asha, hyperband, median, none",
+    )
+    search.add_argument(
+        "--constraint",
+        dest="constraints",
+        action="append",
+        metavar="'NAME OP NUMBER'",
+        help="repeatable, e.g. 'params <= 2e6' or 'latency_ms < 5': infeasible trials are kept "
+        "and marked, never chosen, and the sampler is told",
+    )
+    search.add_argument(
+        "--select",
+        metavar="occam:TOL|first",
+        help="several objectives: the front's model saved as best/ (default occam:0.005: the "
+        "fewest parameters within TOL of the best first objective; first: the best first one)",
+    )
+    search.add_argument(
+        "--enqueue",
+        metavar="FILE",
+        help="JSON/YAML list of parameter sets to try first (e.g. the defaults)",
+    )
+    search.add_argument(
+        "--warm-start",
+        metavar="RUN_DIR",
+        help="give the completed trials of the study in RUN_DIR (whose space fits) to the "
+        "sampler first",
     )
     search.add_argument("--min-epochs", type=int, help="first rung / warm-up epochs (default 1)")
     search.add_argument("--reduction-factor", type=int, help="ASHA/Hyperband eta (default 3)")
@@ -268,9 +296,17 @@ def _mlflow_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_tune(args: argparse.Namespace) -> int:
     """Run (or resume) a study and print the best trial."""
+    from sparktf.search.multi import is_objective_spec, normalize_objectives
+    from sparktf.search.warmstart import read_enqueue
     from sparktf.tuning import tune
     from sparktf.tuning.config import field_names
 
+    specs = [o for o in args.objective or () if is_objective_spec(o)]
+    functions = [o for o in args.objective or () if not is_objective_spec(o)]
+    if len(functions) > 1:
+        raise ConfigError(f"--objective MODULE:FUNCTION is given {len(functions)} times; give one")
+    args.objective = functions[0] if functions else None
+    args.objectives = normalize_objectives(specs) if specs else None
     if args.resume:
         if args.out and args.out != args.resume:
             raise ConfigError("--resume RUN_DIR already names the run directory; drop --out")
@@ -287,6 +323,7 @@ def run_tune(args: argparse.Namespace) -> int:
         args.space,
         spark_conf=dict(args.conf or {}),
         resume=bool(args.resume),
+        enqueue=read_enqueue(args.enqueue) if args.enqueue else (),
         write_report=not args.no_report,
         **settings,
     )

@@ -35,6 +35,8 @@ TOKEN_HEADER = "X-SparkTF-Token"
 ReportHandler = Callable[[int, int, float], bool]
 # handler(trial_number, attempt): that attempt has started on its executor
 StartHandler = Callable[[int, int], None]
+# handler(trial_number, measures): what the trial knows before training (params, model_bytes)
+MeasuresHandler = Callable[[int, dict[str, float]], None]
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(msg, dict) and msg.get("event") == "start":
                 self._started(int(msg["trial"]), int(msg["attempt"]))
                 return
+            if isinstance(msg, dict) and msg.get("event") == "measures":
+                known = {str(k): float(v) for k, v in dict(msg["measures"]).items()}
+                self._measured(int(msg["trial"]), known)
+                return
             trial = int(msg["trial"])
             step = int(msg["step"])
             value = float(msg["value"])
@@ -107,17 +113,29 @@ class _Handler(BaseHTTPRequestHandler):
             log.warning("channel: start of trial %s failed: %s", trial, exc)
         self._answer(200, {"action": "continue"})
 
+    def _measured(self, trial: int, measures: dict[str, float]) -> None:
+        try:
+            self.server.on_measures(trial, measures)
+        except Exception as exc:  # as for reports
+            log.warning("channel: measures of trial %s failed: %s", trial, exc)
+        self._answer(200, {"action": "continue"})
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     token: str
     on_report: ReportHandler
     on_start: StartHandler
+    on_measures: MeasuresHandler
     refused: int = 0
 
 
 def _ignore_start(trial: int, attempt: int) -> None:
     """The default start handler."""
+
+
+def _ignore_measures(trial: int, measures: dict[str, float]) -> None:
+    """The default measures handler."""
 
 
 class ChannelServer:
@@ -126,6 +144,7 @@ class ChannelServer:
     Args:
         on_report: called for every authenticated report; returns True to stop the trial.
         on_start: called when a trial's attempt says it has started.
+        on_measures: called with what a trial knows before training (params, model_bytes).
         host: the address to bind (the driver's address).
         advertise: ``HOST:PORT`` executors use instead (a NAT or proxy in between).
     """
@@ -136,11 +155,13 @@ class ChannelServer:
         host: str = "127.0.0.1",
         advertise: str | None = None,
         on_start: StartHandler = _ignore_start,
+        on_measures: MeasuresHandler = _ignore_measures,
     ) -> None:
         self._server = _Server((host, 0), _Handler)
         self._server.token = secrets.token_urlsafe(32)
         self._server.on_report = on_report
         self._server.on_start = on_start
+        self._server.on_measures = on_measures
         # serve_forever checks for shutdown every poll_interval: the default 0.5 s would add
         # up to half a second to the end of every study
         self._thread = threading.Thread(
@@ -187,6 +208,11 @@ class ChannelClient:
         attempt has started."""
         body = {"trial": self._trial, "attempt": int(attempt), "event": "start"}
         threading.Thread(target=self._post, args=(body,), daemon=True).start()
+
+    def announce_measures(self, measures: dict[str, float]) -> None:
+        """Tell the driver what the trial knows before training (before its first report)."""
+        body = {"trial": self._trial, "event": "measures", "measures": dict(measures)}
+        self._post(body)
 
     def report(self, step: int, value: float) -> bool:
         """Send one intermediate value; return True when the trial should stop."""

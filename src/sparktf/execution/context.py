@@ -27,6 +27,13 @@ class TrialContext:
     client: ChannelClient
     curve: dict[int, float] = field(default_factory=dict)
     pruned_at: int | None = None
+    measures: tuple[str, ...] = ()  # the built-in measures the study needs
+    known: dict[str, float] = field(default_factory=dict)  # said before training
+
+    def announce(self, measures: dict[str, float]) -> None:
+        """Record and send what the trial knows before training (params, model_bytes)."""
+        self.known.update({str(k): float(v) for k, v in measures.items()})
+        self.client.announce_measures(self.known)
 
     def should_stop(self, step: int, value: float, final: bool = False) -> bool:
         """Record ``value`` at ``step``, report it, and return True when the trial must stop.
@@ -57,6 +64,15 @@ def trial_context(ctx: TrialContext) -> Iterator[TrialContext]:
         yield ctx
     finally:
         _current.reset(token)
+
+
+def known(**measures: float) -> None:
+    """Say what this trial knows before training, e.g. ``known(params=120_000)``: with several
+    objectives, MO-ASHA ranks each rung on these with the learning curve. Return the same
+    names in the objective's result dict. Outside a trial it does nothing."""
+    ctx = current_trial()
+    if ctx is not None:
+        ctx.announce({k: float(v) for k, v in measures.items()})
 
 
 def report(step: int, value: float) -> None:

@@ -41,6 +41,8 @@ from sparktf.execution.channel import ChannelAddress, ChannelServer
 from sparktf.execution.jobs import JobRunner, SubmitOrder, job_runner
 from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask
 from sparktf.search import record
+from sparktf.search.goals import Goals
+from sparktf.search.moasha import OptunaPruning, StepPruning
 from sparktf.search.study import is_better
 
 if TYPE_CHECKING:
@@ -121,6 +123,8 @@ class DispatchSettings:
     # at most ``parallelism``), and up to this many more trials are submitted ahead to wait in
     # Spark's queue. 0: exactly ``parallelism`` jobs are submitted at a time.
     queue_ahead: int
+    goals: Goals | None = None  # several objectives or constraints (None: one objective)
+    pruning: StepPruning | None = None  # None: Optuna's pruner (MOASHA: several objectives)
 
 
 class Dispatcher:
@@ -163,6 +167,7 @@ class Dispatcher:
         self.on_event = on_event
         self.on_started = on_started
         self.on_slots = on_slots
+        self.pruning = settings.pruning or OptunaPruning()
         self.lock = threading.RLock()  # every Optuna call goes through it
         self.running: dict[Future[TrialOutcome], TrialRun] = {}
         self.by_number: dict[int, TrialRun] = {}
@@ -194,7 +199,7 @@ class Dispatcher:
         )
         with self.lock:
             trials = self.study.get_trials(deepcopy=False, states=done)
-        return sum(1 for t in trials if not record.is_interrupted(t))
+        return sum(1 for t in trials if record.is_counted(t))
 
     def active(self) -> int:
         """Trials holding a Spark slot now (not those queued ahead)."""
@@ -208,9 +213,16 @@ class Dispatcher:
             if run is None or not math.isfinite(value):
                 return False
             if step not in run.reported:
-                run.trial.report(value, step)
+                self.pruning.report(run.trial, step, value)
                 run.reported.add(step)
-            return bool(run.trial.should_prune())
+            return self.pruning.should_prune(run.trial, step)
+
+    def _on_measures(self, number: int, measures: dict[str, float]) -> None:
+        """A trial's measures known before training (MO-ASHA ranks its rungs on them)."""
+        with self.lock:
+            run = self.by_number.get(number)
+            if run is not None:
+                run.trial.set_user_attr(record.KNOWN, measures)
 
     def _on_start(self, number: int, attempt: int) -> None:
         self.starts.append((number, attempt, time.time()))  # applied by the loop
@@ -279,8 +291,9 @@ class Dispatcher:
             direction=self.s.direction,
             monitor=self.s.monitor,
             channel=self._loop.channel,
-            best_value=self.best_value,
+            best_value=None if self.s.goals and self.s.goals.is_multi else self.best_value,
             val_fraction=self.s.val_fraction,
+            measures=self.s.goals.measures if self.s.goals else (),
         )
 
     def _start_job(self, run: TrialRun, order: SubmitOrder | None) -> Future[TrialOutcome]:
@@ -380,7 +393,10 @@ class Dispatcher:
                 trial.set_user_attr(key, value)
             if state == optuna.trial.TrialState.COMPLETE:
                 assert outcome is not None and outcome.value is not None
-                self.study.tell(trial, outcome.value)
+                if self.s.goals is not None:
+                    self.s.goals.tell(self.study, trial, outcome.metrics)
+                else:
+                    self.study.tell(trial, outcome.value)
             else:
                 self.study.tell(trial, state=state)
             self.by_number.pop(trial.number, None)
@@ -388,12 +404,11 @@ class Dispatcher:
                 self.finished += 1
         self.on_finished(trial, outcome)
 
-    @staticmethod
-    def _report_curve(run: TrialRun, outcome: TrialOutcome) -> None:
+    def _report_curve(self, run: TrialRun, outcome: TrialOutcome) -> None:
         """Tell Optuna the curve points the channel did not bring (e.g. no channel)."""
         for step, value in sorted(outcome.curve.items()):
             if step not in run.reported and math.isfinite(value):
-                run.trial.report(value, step)
+                self.pruning.report(run.trial, step, value)
                 run.reported.add(step)
 
     def _finish(self, run: TrialRun, outcome: TrialOutcome) -> None:
@@ -401,7 +416,10 @@ class Dispatcher:
 
         for w in outcome.warnings:
             self.on_event(w)
-        if outcome.state is Outcome.COMPLETE:
+        missing = self.s.goals.missing(outcome.metrics) if self.s.goals else None
+        if outcome.state is Outcome.COMPLETE and missing:
+            self._tell(run, outcome, optuna.trial.TrialState.FAIL, error=missing)
+        elif outcome.state is Outcome.COMPLETE:
             assert outcome.value is not None
             if is_better(outcome.value, self.best_value, self.s.direction):
                 self.best_value = outcome.value
@@ -442,6 +460,7 @@ class Dispatcher:
                     host=jobs.channel_host(),
                     advertise=self.s.channel_advertise,
                     on_start=self._on_start,
+                    on_measures=self._on_measures,
                 ) as channel,
                 ThreadPoolExecutor(
                     max_workers=self._capacity() + self.s.parallelism,  # room for retries

@@ -77,6 +77,7 @@ class TrialTask:
     channel: ChannelAddress | None
     best_value: float | None
     val_fraction: float
+    measures: tuple[str, ...] = ()  # built-in measures the study needs (params, latency_ms, ...)
 
 
 class Outcome(str, Enum):
@@ -165,7 +166,7 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
     configure_threads(task_cpus())
     client = ChannelClient(task.channel, task.number)
     client.announce_start(task.attempt)  # its --trial-timeout counts from here
-    ctx = TrialContext(task.number, dict(task.params), client)
+    ctx = TrialContext(task.number, dict(task.params), client, measures=task.measures)
     common: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     state, value, error, model_bytes = Outcome.COMPLETE, None, None, None
     metrics: dict[str, float] = {}
@@ -176,12 +177,14 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
             if objective.kind is ObjectiveKind.FUNCTION:
                 value, metrics = _value_from(objective.call(dict(task.params), data), task.metric)
             else:
+                from sparktf.keras.measures import final_measures
                 from sparktf.keras.training import model_to_bytes, train_keras
 
                 metrics, model = train_keras(objective.builder(), task.params, data, task.monitor)
                 value, metrics = _value_from(metrics, task.metric)
                 if math.isfinite(value) and is_better(value, task.best_value, task.direction):
                     model_bytes = model_to_bytes(model)
+                metrics.update(final_measures(model, data.x_val, task.measures, model_bytes))
         if ctx.pruned_at is not None:  # a Keras callback stopped training
             state, value = Outcome.PRUNED, ctx.curve.get(ctx.pruned_at)
             model_bytes = None

@@ -23,6 +23,13 @@ class ReportCallback(keras.callbacks.Callback):
         super().__init__()
         self.monitor = monitor
 
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        ctx = current_trial()
+        if ctx is not None and set(ctx.measures) & {"params", "model_bytes"}:
+            from sparktf.keras.measures import known_measures
+
+            ctx.announce(known_measures(self.model, ctx.measures))
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         ctx = current_trial()
         logs = logs or {}

@@ -57,6 +57,12 @@ FIGURES = {
         "The metric each trial reported after every epoch; pruned trials end with a cross "
         "where the pruner stopped them; the best trial is drawn in black.",
     ),
+    "pareto": (
+        "Pareto front",
+        "Every completed trial on the study's objectives; the red points are the Pareto front "
+        "(no other feasible trial is at least as good on every objective and better on one), "
+        "grey crosses break a constraint; with three objectives or more, one panel per pair.",
+    ),
     "timeline": (
         "Trials per worker",
         "Which Python worker ran which trial and when (executor clocks), coloured by outcome, "
@@ -115,6 +121,10 @@ def write_report(
         "learning_curves": lambda: plots.learning_curves(data),
         "timeline": lambda: plots.timeline(data),
     }
+    if len(data.objectives) > 1:
+        from sparktf.report.pareto import pareto
+
+        draw = {"pareto": lambda: pareto(data), **draw}
     sections: list[Section] = []
     for key, fn in draw.items():
         title, caption = FIGURES[key]

@@ -48,6 +48,7 @@ class StudyData:
     categorical_params: frozenset[str] = frozenset()
     importance: Mapping[str, float] = field(default_factory=dict)
     importance_note: str = ""  # the evaluator's name, or why there is no importance
+    objectives: Mapping[str, str] = field(default_factory=dict)  # name -> direction, in order
 
     @property
     def label(self) -> str:
@@ -146,7 +147,7 @@ def _importance(study: optuna.Study) -> tuple[dict[str, float], str]:
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(done) < 2:
         return {}, f"needs at least 2 completed trials, the study has {len(done)}"
-    if len({t.value for t in done}) < 2:
+    if len({t.values[0] for t in done}) < 2:
         return {}, "the optimised metric has the same value in every completed trial"
     names = {n for t in done for n in t.params}
     varying = sorted(n for n in names if len({repr(t.params.get(n)) for t in done}) > 1)
@@ -156,8 +157,9 @@ def _importance(study: optuna.Study) -> tuple[dict[str, float], str]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # PED-ANOVA warns about small studies
+            first = (lambda t: t.values[0]) if len(study.directions) > 1 else None
             imp = optuna.importance.get_param_importances(
-                study, evaluator=evaluator, params=varying
+                study, evaluator=evaluator, params=varying, target=first
             )
     except (RuntimeError, ValueError) as exc:
         return {}, f"Optuna's {method} evaluator failed: {exc}"
@@ -185,7 +187,7 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
     import optuna
 
     frozen = study.get_trials(deepcopy=False)
-    records = tuple(record.decode(t) for t in frozen)
+    records = tuple(record.records(study))
     log_params = frozenset(
         name
         for t in frozen
@@ -205,7 +207,11 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
     note = "not computed"
     if importance:
         imp, note = _importance(study)
-    direction = str(config.get("direction") or study.direction.name.lower())
+    direction = str(config.get("direction") or study.directions[0].name.lower())
+    objectives = dict(config.get("objectives") or {}) or {
+        n: d.name.lower()
+        for n, d in zip(record.objective_names(study), study.directions, strict=True)
+    }
     parallelism = record.as_int(config.get("parallelism"))
     return StudyData(
         run_dir=run.path,
@@ -220,4 +226,5 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
         categorical_params=categorical,
         importance=imp,
         importance_note=note,
+        objectives=objectives,
     )

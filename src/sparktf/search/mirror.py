@@ -32,11 +32,22 @@ from sparktf.search.optuna_compat import (
     study_id_of,
     trial_id_of,
 )
+from sparktf.search.study import create_study
 
 if TYPE_CHECKING:
     import optuna
 
 log = logging.getLogger("sparktf.mirror")
+
+
+def direction_spec(study: optuna.Study) -> str | dict[str, str] | list[str]:
+    """A stored study's direction, or its objectives' names and directions (see
+    ``create_study``)."""
+    dirs = [d.name.lower() for d in study.directions]
+    if len(dirs) == 1:
+        return dirs[0]
+    names = study.metric_names
+    return dict(zip(names, dirs, strict=True)) if names else dirs
 
 
 class MirroredStudy:
@@ -57,7 +68,7 @@ class MirroredStudy:
         sampler: optuna.samplers.BaseSampler,
         pruner: optuna.pruners.BasePruner,
     ) -> None:
-        self._setup(persistent.study_name, persistent.direction, sampler, pruner)
+        self._setup(persistent.study_name, direction_spec(persistent), sampler, pruner)
         self.persistent: optuna.Study | None = persistent
         import optuna
 
@@ -78,7 +89,7 @@ class MirroredStudy:
         cls,
         create: Callable[[], optuna.Study],
         study_name: str,
-        direction: str,
+        direction: Any,
         sampler: optuna.samplers.BaseSampler,
         pruner: optuna.pruners.BasePruner,
     ) -> MirroredStudy:
@@ -105,12 +116,8 @@ class MirroredStudy:
         from sparktf.console import quiet_optuna
 
         quiet_optuna()
-        self.study = optuna.create_study(
-            storage=optuna.storages.InMemoryStorage(),
-            sampler=sampler,
-            pruner=pruner,
-            study_name=study_name,
-            direction=direction,
+        self.study = create_study(
+            optuna.storages.InMemoryStorage(), study_name, direction, sampler, pruner
         )
         self._ids: dict[int, int] = {}  # in-memory trial number -> persistent trial id
         self._waiting: set[int] = set()  # numbers whose persistent twin is still WAITING
@@ -125,6 +132,11 @@ class MirroredStudy:
         self.study.enqueue_trial(dict(params))
         number = self.study.get_trials(deepcopy=False)[-1].number
         self._queue.put(("enqueue", (number, dict(params))))
+
+    def add(self, trial: optuna.trial.FrozenTrial) -> None:
+        """Add a finished trial (e.g. from an earlier study), in memory and in the storage."""
+        self.study.add_trial(trial)
+        self._queue.put(("add", trial))
 
     # -- called by the dispatcher -------------------------------------------------------------
 
@@ -182,12 +194,15 @@ class MirroredStudy:
                     self.persistent.enqueue_trial(params)
                     self._ids[number] = trial_id_of(self.persistent.get_trials(deepcopy=False)[-1])
                     self._waiting.add(number)
+                elif op == "add":
+                    storage = storage_of(self.persistent)
+                    storage.create_new_trial(study_id_of(self.persistent), template_trial=arg)
                 elif op == "start":
                     self._write_start(arg)
                 else:
                     self._write_finish(arg)
             except Exception as exc:  # keep the study going; report at close()
-                what = f"trial {arg.number}" if op != "enqueue" else "an enqueued trial"
+                what = f"trial {arg.number}" if op in ("start", "finish") else f"an {op}ed trial"
                 msg = f"could not write {what} to the storage: {exc}"
                 log.warning(msg)
                 self._errors.append(msg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,8 @@ DATA_CACHE_HIT = "data_cache_hit"
 INTERRUPTED = "interrupted"  # cut short by Ctrl-C, --timeout or a lost driver
 NOT_STARTED = "not_started"  # asked (or queued in Spark) but the study stopped first
 RERUN_OF = "rerun_of"  # an interrupted trial's number, on the trial that runs it again
+KNOWN = "known"  # measures known before training (params, model_bytes), said as it starts
+WARM_START = "warm_start"  # the run directory of the earlier study it was copied from
 
 
 class TrialStatus(str, Enum):
@@ -47,6 +49,7 @@ class TrialStatus(str, Enum):
     NOT_STARTED = "NOT_STARTED"  # never ran; --resume runs it
     RUNNING = "RUNNING"
     WAITING = "WAITING"
+    WARM_START = "WARM_START"  # a trial of an earlier study given to the sampler (--warm-start)
 
     @property
     def counts(self) -> bool:
@@ -134,6 +137,9 @@ class TrialRecord:
     attempts: int | None = None
     error: str | None = None
     searched: tuple[str, ...] = ()  # the names Optuna sampled (the others were fixed)
+    values: Mapping[str, float] = field(default_factory=dict)  # several objectives: by name
+    pareto: bool | None = None  # several objectives: on the front of the feasible trials
+    feasible: bool | None = None  # with constraints: whether they all hold
 
     @property
     def worker(self) -> str | None:
@@ -171,6 +177,9 @@ class TrialRecord:
             "number": self.number,
             "state": self.state,
             "value": self.value,
+            **{f"value_{k}": v for k, v in self.values.items()},
+            **({"pareto": self.pareto} if self.pareto is not None else {}),
+            **({"feasible": self.feasible} if self.feasible is not None else {}),
             "datetime_start": _iso(self.run_start),
             "datetime_complete": _iso(self.run_end),
             "duration_s": self.compute_s,
@@ -214,15 +223,39 @@ def _status(trial: optuna.trial.FrozenTrial) -> TrialStatus:
         if ua.get(NOT_STARTED):
             return TrialStatus.NOT_STARTED
         return TrialStatus.INTERRUPTED if ua.get(INTERRUPTED) else TrialStatus.FAILED
+    if ua.get(WARM_START):
+        return TrialStatus.WARM_START
     return TrialStatus(name)
 
 
-def decode(trial: optuna.trial.FrozenTrial) -> TrialRecord:
-    """A trial's record from its Optuna trial (any sparktf version's attributes)."""
+def is_counted(trial: optuna.trial.FrozenTrial) -> bool:
+    """True for a trial that counts towards ``--trials`` once it has ended (not one cut short
+    by the study, nor one copied from an earlier study)."""
+    return not is_interrupted(trial) and not trial.user_attrs.get(WARM_START)
+
+
+def known_measures(attrs: Mapping[str, Any]) -> dict[str, float]:
+    """A trial's measures known so far: those said before training, then its final metrics."""
+    out: dict[str, float] = {}
+    for source in (attrs.get(KNOWN), attrs.get(METRICS)):
+        for k, v in (source or {}).items():
+            number = as_number(v)
+            if number is not None:
+                out[str(k)] = number
+    return out
+
+
+def decode(trial: optuna.trial.FrozenTrial, names: Sequence[str] | None = None) -> TrialRecord:
+    """A trial's record from its Optuna trial (any sparktf version's attributes); ``names``:
+    the objectives of a multi-objective study."""
     ua = trial.user_attrs
     params = dict(ua.get(PARAMS) or {})
     params.update(trial.params)  # searched values win; the attribute adds the fixed ones
-    value = as_number(trial.value)
+    values: dict[str, float] = {}
+    if names and len(names) > 1:
+        got = list(trial.values or [None] * len(names))
+        values = {n: v for n, v in zip(names, map(as_number, got), strict=False) if v is not None}
+    value = as_number(trial.values[0]) if values and trial.values else as_number(trial.value)
     if value is None and trial.state.name == "PRUNED" and trial.last_step is not None:
         value = as_number(trial.intermediate_values[trial.last_step])
     metrics = {
@@ -247,12 +280,43 @@ def decode(trial: optuna.trial.FrozenTrial) -> TrialRecord:
         attempts=as_int(ua.get(ATTEMPTS)),
         error=str(error) if error else None,
         searched=tuple(trial.params),
+        values=values,
+        feasible=all(c <= 0.0 for c in trial.constraints.values()) if trial.constraints else None,
     )
 
 
+def objective_names(study: optuna.Study) -> list[str]:
+    """The study's objectives by name (``metric_names``; ``value``, ``value_1``... if unset)."""
+    names = study.metric_names
+    if names:
+        return list(names)
+    n = len(study.directions)
+    return ["value"] if n == 1 else [f"value_{i}" for i in range(n)]
+
+
 def records(study: optuna.Study) -> list[TrialRecord]:
-    """Every trial of ``study``, by number."""
-    return [decode(t) for t in study.get_trials(deepcopy=False)]
+    """Every trial of ``study``, by number; in a multi-objective study each knows whether it is
+    on the Pareto front of the completed, feasible trials (warm-start ones left out)."""
+    names = objective_names(study)
+    recs = [decode(t, names) for t in study.get_trials(deepcopy=False)]
+    if len(names) < 2:
+        return recs
+    from dataclasses import replace
+
+    from sparktf.search.multi import pareto_front
+
+    directions = [d.name.lower() for d in study.directions]
+    pool = [
+        r
+        for r in recs
+        if r.state == TrialStatus.COMPLETE.value
+        and r.feasible is not False
+        and len(r.values) == len(names)
+    ]
+    front = {
+        pool[i].number for i in pareto_front([list(r.values.values()) for r in pool], directions)
+    }
+    return [replace(r, pareto=r.number in front) for r in recs]
 
 
 def frame(recs: Iterable[TrialRecord]) -> pd.DataFrame:

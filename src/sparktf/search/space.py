@@ -92,6 +92,16 @@ class Param:
             "'type: grid' with explicit 'values' to use --sampler grid"
         )
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is in this hyperparameter's domain."""
+        if self.kind in (Kind.CHOICE, Kind.GRID, Kind.FIXED):
+            return value in self.values
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind is Kind.INT and (int(value) != value or (value - (self.low or 0)) % self.step):
+            return False
+        return float(self.low or 0) <= value <= float(self.high or 0)
+
     def to_dict(self) -> Any:
         """The file form of this hyperparameter."""
         if self.kind is Kind.FIXED:
@@ -209,21 +219,7 @@ class SearchSpace:
         Raises:
             ConfigError: the file is missing, not parseable, or describes an invalid space.
         """
-        p = Path(path)
-        try:
-            text = p.read_text()
-        except OSError as exc:
-            raise ConfigError(f"cannot read search space file {p}: {exc.strerror or exc}") from exc
-        try:
-            if p.suffix.lower() == ".json":
-                data = json.loads(text)
-            else:
-                import yaml
-
-                data = yaml.safe_load(text)
-        except Exception as exc:  # yaml.YAMLError / json.JSONDecodeError
-            raise ConfigError(f"search space file {p} is not valid YAML/JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(read_file(path, "search space file"))
 
     @classmethod
     def coerce(cls, space: SearchSpace | Mapping[str, Any] | str | Path) -> SearchSpace:
@@ -284,6 +280,27 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         """The file form."""
         return {p.name: p.to_dict() for p in self.params}
+
+
+def read_file(path: str | Path, what: str) -> Any:
+    """The content of a YAML (``.yaml``/``.yml``) or JSON file.
+
+    Raises:
+        ConfigError: the file is missing or not parseable.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {p}: {exc.strerror or exc}") from exc
+    try:
+        if p.suffix.lower() == ".json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except Exception as exc:  # yaml.YAMLError / json.JSONDecodeError
+        raise ConfigError(f"{what} {p} is not valid YAML/JSON: {exc}") from exc
 
 
 # Python helpers mirroring the file form -------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,12 +13,12 @@ from sparktf.search.space import SearchSpace
 if TYPE_CHECKING:
     import optuna
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp")
+SAMPLERS = ("tpe", "random", "grid", "cmaes", "gp", "nsga2")
 PRUNERS = ("auto", "asha", "hyperband", "median", "none")
 
 
 def make_sampler(name: str, space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
-    """Build the Optuna sampler ``name`` (tpe, random, grid, cmaes, gp), seeded.
+    """Build the Optuna sampler ``name`` (tpe, random, grid, cmaes, gp, nsga2), seeded.
 
     Raises:
         ConfigError: unknown sampler, or a grid over a continuous domain.
@@ -37,6 +38,8 @@ def make_sampler(name: str, space: SearchSpace, seed: int | None) -> optuna.samp
         return optuna.samplers.CmaEsSampler(seed=seed)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
     raise ConfigError(f"unknown sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
 
 
@@ -138,12 +141,14 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
 def open_study(
     storage: str,
     study_name: str,
-    direction: str,
+    direction: str | Sequence[str] | Mapping[str, str],
     sampler: optuna.samplers.BaseSampler,
     pruner: optuna.pruners.BasePruner,
     resume: bool,
 ) -> optuna.Study:
-    """Create a new study, or load an existing one when ``resume``.
+    """Create a new study, or load an existing one when ``resume``. ``direction``: one, or a
+    mapping of several objectives' names to their directions (a multi-objective study whose
+    ``metric_names`` are those names).
 
     Raises:
         ConfigError: a new study whose name already exists in the storage (without ``resume``),
@@ -154,7 +159,11 @@ def open_study(
     from sparktf.console import quiet_optuna
 
     quiet_optuna()
-    if direction not in ("maximize", "minimize"):
+    if isinstance(direction, str):
+        directions = [direction]
+    else:
+        directions = list(direction.values() if isinstance(direction, Mapping) else direction)
+    if not directions or any(d not in ("maximize", "minimize") for d in directions):
         raise ConfigError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
     if resume:
         try:
@@ -169,18 +178,45 @@ def open_study(
                 f"cannot resume: no study {study_name!r} in {storage}; start it without --resume"
             ) from None
     try:
-        return optuna.create_study(
-            study_name=study_name,
-            storage=make_storage(storage),
-            direction="maximize" if direction == "maximize" else "minimize",
-            sampler=sampler,
-            pruner=pruner,
-        )
+        return create_study(make_storage(storage), study_name, direction, sampler, pruner)
     except optuna.exceptions.DuplicatedStudyError:
         raise ConfigError(
             f"a study named {study_name!r} already exists in {storage}; continue it with "
             "--resume or choose another --out/--study-name"
         ) from None
+
+
+def create_study(
+    storage: optuna.storages.BaseStorage,
+    study_name: str,
+    direction: str | Sequence[str] | Mapping[str, str],
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+) -> optuna.Study:
+    """``optuna.create_study`` for one direction, or for a mapping of several objectives'
+    names to directions (their names become the study's ``metric_names``)."""
+    import optuna
+
+    if isinstance(direction, str):
+        return optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            direction="maximize" if direction == "maximize" else "minimize",
+            sampler=sampler,
+            pruner=pruner,
+        )
+    names = list(direction)
+    values: list[Any] = list(direction.values()) if isinstance(direction, Mapping) else names
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, directions=values, sampler=sampler, pruner=pruner
+    )
+    if isinstance(direction, Mapping):
+        import warnings
+
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
+    return study
 
 
 def check_storage(url: str) -> None:

@@ -53,6 +53,7 @@ TRIAL_TAG = "sparktf.trial"
 STATE_TAG = "sparktf.state"
 MODEL_TRIAL_TAG = "sparktf.model_trial"  # the trial whose model the parent run holds
 ERROR_ARTIFACT = "error.txt"
+FRONT_ARTIFACT = "pareto_front.json"  # several objectives: the front, as an MLflow table
 CLOSE_TIMEOUT_S = 120.0  # at most this long at the end of a study for what is still queued
 _BATCH = 100  # MLflow's limit of params (and tags) in one log_batch call
 # a trial's MLflow run status; trials that never ran get no run
@@ -150,10 +151,7 @@ class MlflowTracker:
 
     def study_finished(self, res: TuneResult) -> None:
         """Queue the study's results: best value and params, artifacts, the best model."""
-        try:
-            best: int | None = self.study.best_trial.number
-        except ValueError:  # no trial completed
-            best = None
+        best = res.best_trial  # several objectives: the front member --select chose
         self.log.post("the study's results", partial(self._log_results, res, best))
         if res.best_model_path is not None and best is not None:
             self.log.post("the best model", partial(self._log_model, best, res.best_value))
@@ -367,6 +365,9 @@ class MlflowTracker:
             self._log_batch(parent, metrics=metrics, tags=tags)
         for path, where in self._artifacts():
             self.client.log_artifact(parent, str(path), where)
+        if len(res.front):  # several objectives: the Pareto front as a table
+            front = res.front.dropna(axis=1, how="all")
+            self.client.log_table(parent, data=front, artifact_file=FRONT_ARTIFACT)
 
     def _artifacts(self) -> Iterable[tuple[Any, str | None]]:
         from sparktf.report import REPORT_HTML

@@ -11,21 +11,28 @@ from typing import TYPE_CHECKING, Any
 from sparktf.errors import ConfigError
 from sparktf.execution.dispatcher import Dispatcher, DispatchSettings
 from sparktf.execution.runner import Objective, ObjectiveKind, TrialOutcome
+from sparktf.rundir import RunDir
 from sparktf.search.mirror import MirroredStudy
+from sparktf.search.moasha import MOASHA, CurveOnly, StepPruning
+from sparktf.search.multi import KNOWN_BEFORE_TRAINING, normalize_objectives
 from sparktf.search.record import TrialStatus
 from sparktf.search.space import SearchSpace
 from sparktf.search.study import (
     grid_points,
     make_pruner,
     make_sampler,
+    make_storage,
     open_study,
     resolve_pruner,
 )
+from sparktf.search.warmstart import WarmStart, warm_trials
 from sparktf.tracking import NoTracking, track_study
 from sparktf.tuning.config import TuneConfig, field_names
 from sparktf.tuning.data import study_data
 from sparktf.tuning.data_config import builtin_as_dataset
 from sparktf.tuning.display import Display, print_summary
+from sparktf.tuning.front import settle_front
+from sparktf.tuning.goals_config import goals_of
 from sparktf.tuning.objectives import resolve_objective
 from sparktf.tuning.outputs import Outputs, TuneResult, check_failed, result
 from sparktf.tuning.resume import prepare_resume, resume_config
@@ -120,7 +127,8 @@ def tune(
     with track_study(cfg, mirror.study, say, tell) as tracking:  # MLflow, under --mlflow
         show = show_progress and not quiet
         _dispatch(spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking)
-        res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0)
+        chosen = settle_front(cfg, mirror.study, say) if goals_of(cfg).is_multi else None
+        res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0, chosen)
         if show_progress:
             print_summary(res, cfg, table=not quiet)
         if loaded.report is not None and loaded.report.skipped:
@@ -179,6 +187,8 @@ def _configure(
         for one, other in (("master", "remote"), ("remote", "master")):
             if changes.get(one) is not None:  # a new session kind replaces the saved one
                 changes.setdefault(other, None)
+        if changes.get("objectives") is not None:
+            changes["objectives"] = normalize_objectives(changes["objectives"])
         if isinstance(objective, str):
             changes["objective"] = objective
         if space is not None:
@@ -242,14 +252,17 @@ def _open_study(
     if resume and fresh:
         say("resume: the study stopped before anything was saved; starting it again")
 
+    goals = goals_of(cfg)
+    direction = goals.objectives if goals.is_multi else cfg.direction
+
     def create() -> optuna.Study:
         return open_study(
-            cfg.storage_url, cfg.study_name, cfg.direction, sampler, pruner, resume and not fresh
+            cfg.storage_url, cfg.study_name, direction, sampler, pruner, resume and not fresh
         )
 
     if fresh:
         run.path.mkdir(parents=True, exist_ok=True)
-        mirror = MirroredStudy.fresh(create, cfg.study_name, cfg.direction, sampler, pruner)
+        mirror = MirroredStudy.fresh(create, cfg.study_name, direction, sampler, pruner)
     else:
         persistent = create()
         run.path.mkdir(parents=True, exist_ok=True)
@@ -260,6 +273,11 @@ def _open_study(
     points = grid_points(cfg.search_space, cfg.seed) if cfg.sampler == "grid" else []
     for params in [*(points if fresh or not resume else []), *enqueue]:
         mirror.enqueue(params)
+    if cfg.warm_start and (fresh or not resume):
+        warm = load_warm_start(cfg)
+        for t in warm.trials:
+            mirror.add(t)
+        say(warm.line(cfg.warm_start))
     return mirror
 
 
@@ -341,6 +359,7 @@ def _dispatch(
         queue_ahead=queue_ahead(
             spark.conf.get("spark.dynamicAllocation.enabled", "false"), par, slots[1]
         ),
+        **_goal_settings(cfg),
     )
     display = Display(cfg, cfg.trials, show_progress)
 
@@ -368,8 +387,9 @@ def _dispatch(
     )
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "
-        f"on {master_of(spark)}, sampler {cfg.sampler}, pruner {cfg.pruner}, {cfg.direction} "
-        f"{cfg.metric}"
+        f"on {master_of(spark)}, sampler {cfg.sampler}, pruner {_pruner_name(cfg)}, "
+        + ", ".join(f"{d} {n}" for n, d in (cfg.objectives or {cfg.metric: cfg.direction}).items())
+        + "".join(f"; {c}" for c in cfg.constraints or ())
     )
     try:
         with display:
@@ -382,6 +402,48 @@ def _dispatch(
         outputs.write_csv(study)
         for problem in mirror.close():
             tell(f"warning: {problem}")
+
+
+def _pruner_name(cfg: TuneConfig) -> str:
+    return "mo-asha" if cfg.pruner == "asha" and goals_of(cfg).is_multi else cfg.pruner
+
+
+def _goal_settings(cfg: TuneConfig) -> dict[str, Any]:
+    """The dispatcher's ``goals`` (several objectives or constraints) and ``pruning``
+    (MO-ASHA for several objectives under ``asha``)."""
+    goals = goals_of(cfg)
+    if not goals.is_multi and not goals.constraints:
+        return {}
+    pruning: StepPruning | None = None
+    if goals.is_multi and cfg.pruner == "asha":
+        known = {n: d for n, d in goals.objectives.items() if n in KNOWN_BEFORE_TRAINING}
+        pruning = MOASHA(cfg.direction, known, cfg.min_epochs, cfg.reduction_factor)
+    elif goals.is_multi:
+        pruning = CurveOnly()
+    return {"goals": goals, "pruning": pruning}
+
+
+def load_warm_start(cfg: TuneConfig) -> WarmStart:
+    """The trials of the study in ``--warm-start RUN_DIR`` that fit this one.
+
+    Raises:
+        ConfigError: RUN_DIR holds no study.
+    """
+    import optuna
+
+    source = RunDir(Path(cfg.warm_start or ""))
+    saved = source.read_config()
+    try:
+        old = optuna.load_study(
+            study_name=str(saved.get("study_name") or "sparktf"),
+            storage=make_storage(source.storage_url),
+        )
+    except KeyError:
+        raise ConfigError(
+            f"--warm-start {source.path}: its storage holds no study "
+            f"{saved.get('study_name')!r}; name the run directory of a finished study"
+        ) from None
+    return warm_trials(old, cfg.search_space, dict(cfg.objectives or {}), str(source.path))
 
 
 def _report(run_dir: Path, say: Say) -> None:

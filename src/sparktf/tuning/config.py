@@ -26,6 +26,7 @@ _ONE = "a study optimises one objective"
 _DATA = "the trials so far were trained on other data; start a new study (--out) instead"
 _SEARCH = "the trials so far belong to this search; start a new study (--out) instead"
 _MLFLOW_RUN = "the study's MLflow run is in that experiment"
+_WARM = "the earlier study's trials were given to this one when it started"
 
 
 def _setting(default: Any, flag: str, resume: bool | str) -> Any:
@@ -63,6 +64,10 @@ class TuneConfig:
     trials: int = _setting(20, "--trials", True)
     metric: str = _setting("", "--metric", _SEARCH)
     direction: str = _setting("", "--direction", _SEARCH)
+    objectives: dict[str, str] | None = _setting(None, "--objective NAME:max|min", _SEARCH)
+    constraints: list[str] | None = _setting(None, "--constraint", _SEARCH)
+    select: str = _setting("occam:0.005", "--select", True)
+    warm_start: str | None = _setting(None, "--warm-start", _WARM)
     sampler: str = _setting("tpe", "--sampler", _SEARCH)
     seed: int | None = _setting(None, "--seed", _SEARCH)
     pruner: str = _setting("auto", "--pruner", _SEARCH)
@@ -92,8 +97,9 @@ class TuneConfig:
         if sp is None:
             raise ConfigError("a search space is required (--space FILE, or space= in Python)")
         _set(self, space=sp.to_dict())
-        metric = self.metric or ("value" if self.objective_kind == "function" else "val_accuracy")
-        _set(self, metric=metric, direction=self.direction or default_direction(metric))
+        from sparktf.tuning.goals_config import check_goals
+
+        _set(self, **check_goals(self))
         _check_counts(self)
         from sparktf.tuning.data_config import check_data_settings
 

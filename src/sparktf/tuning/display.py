@@ -59,10 +59,12 @@ class Display:
         recs = record.records(study)
         counts = record.counts(recs)
         done = [r.value for r in recs if r.state == "COMPLETE" and r.value is not None]
-        best = (max if self.cfg.direction == "maximize" else min)(done) if done else None
+        name, direction = next(iter((self.cfg.objectives or {}).items()), (None, None))
+        direction = direction or self.cfg.direction
+        best = (max if direction == "maximize" else min)(done) if done else None
         status = (
             f"running {dispatcher.active()} | pruned {counts.get('PRUNED', 0)} | "
-            f"failed {counts.get('FAILED', 0)} | best {self.cfg.metric} "
+            f"failed {counts.get('FAILED', 0)} | best {name or self.cfg.metric} "
             f"{'-' if best is None else f'{best:.4g}'}"
         )
         finished = sum(n for state, n in counts.items() if record.TrialStatus(state).counts)
@@ -74,13 +76,19 @@ def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
     on stdout."""
     from sparktf.console import console
 
-    if table:
+    multi = len(cfg.objectives or {}) > 1
+    if table and multi:
+        _front_table(res, cfg, console)
+    elif table:
         _top_table(res, cfg, console)
     counts = ", ".join(f"{n} {state.lower().replace('_', ' ')}" for state, n in res.counts.items())
     print(f"trials: {counts or 'none'}; {res.wall_seconds:.1f}s; run directory {res.run_dir}")
     if res.best_params is not None and res.best_value is not None:
         shown = json.dumps(res.best_params, default=str)
-        print(f"best: {cfg.metric} = {res.best_value:.6g} with {shown}")
+        if multi:
+            print(f"best (--select {cfg.select}): trial {res.best_trial}")
+        first = next(iter(cfg.objectives or {cfg.metric: ""}))
+        print(f"best: {first} = {res.best_value:.6g} with {shown}")
         if "test_error" in res.best_metrics:
             acc = res.best_metrics.get("test_accuracy", float("nan"))
             print(f"      test error {res.best_metrics['test_error']:.4f} (accuracy {acc:.4f})")
@@ -102,6 +110,30 @@ def _top_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
     for c in cols:
         table.add_column(c.removeprefix("params_"))
     top = done.sort_values("value", ascending=cfg.direction == "minimize").head(5)
+    for _, row in top.iterrows():
+        table.add_row(*[_fmt(row[c]) for c in cols])
+    console.print(table)
+
+
+def _front_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
+    """Several objectives: the Pareto front, best first objective first."""
+    from rich.table import Table
+
+    front = res.front
+    if not len(front):
+        return
+    objectives = dict(cfg.objectives or {})
+    first = next(iter(objectives))
+    table = Table(title=f"Pareto front ({len(front)} of {len(res.trials)} trials)")
+    cols = (
+        ["number"]
+        + [f"value_{n}" for n in objectives]
+        + [c for c in res.trials.columns if c.startswith("params_")]
+        + [c for c in ("params", "test_error") if c in front.columns and c not in objectives]
+    )
+    for c in cols:
+        table.add_column(c.removeprefix("params_").removeprefix("value_"))
+    top = front.sort_values(f"value_{first}", ascending=objectives[first] == "minimize")
     for _, row in top.iterrows():
         table.add_row(*[_fmt(row[c]) for c in cols])
     console.print(table)

@@ -14,8 +14,10 @@ from sparktf.execution.runner import Objective, ObjectiveKind, TrialOutcome
 from sparktf.fileio import write_atomic, write_json
 from sparktf.rundir import BEST_METRICS, BEST_MODEL, BEST_PARAMS, PREPROCESSING, RunDir
 from sparktf.search import record
+from sparktf.search.multi import feasible
 from sparktf.search.study import is_better
 from sparktf.tuning.config import TuneConfig
+from sparktf.tuning.goals_config import goals_of
 
 if TYPE_CHECKING:
     import optuna
@@ -35,6 +37,7 @@ class TuneResult:
         run_dir: the run directory.
         counts: number of trials per state (``record.TrialStatus`` names).
         wall_seconds: the time this call took.
+        best_trial: the number of the best trial (several objectives: ``--select``'s choice).
     """
 
     best_params: dict[str, Any] | None
@@ -45,6 +48,15 @@ class TuneResult:
     run_dir: Path
     counts: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    best_trial: int | None = None  # the best (several objectives: the chosen) trial's number
+
+    @property
+    def front(self) -> pd.DataFrame:
+        """Several objectives: the Pareto front's rows of ``trials`` (else no rows)."""
+        df = self.trials
+        if "pareto" not in df.columns:
+            return df.iloc[0:0]
+        return df[df["pareto"].eq(True)]
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -66,6 +78,7 @@ class Outputs:
         self.feature_names = list(getattr(data, "feature_names", []) or [])
         self.best_saved: float | None = None
         self.csv_written = -math.inf
+        self.goals = goals_of(cfg)
         metrics_file = self.run.best / BEST_METRICS
         if metrics_file.is_file():  # a resumed study keeps its best model
             self.best_saved = json.loads(metrics_file.read_text()).get(cfg.metric)
@@ -73,20 +86,30 @@ class Outputs:
     def trial_finished(
         self, study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome | None
     ) -> None:
-        """Save the trial's model if it is the best so far; refresh trials.csv now and then."""
-        if (
+        """Save the trial's model if it is the best so far (several objectives: every completed
+        trial's, until the front is settled); refresh trials.csv now and then."""
+        if self.goals.is_multi:
+            keras = self.objective.kind is not ObjectiveKind.FUNCTION
+            done = outcome is not None and outcome.state.value == "COMPLETE"
+            if done and outcome is not None and (outcome.model_bytes or not keras):
+                self._write_model(self.run.trial(trial.number), trial, outcome)
+        elif (
             outcome is not None
             and outcome.state.value == "COMPLETE"
             and outcome.value is not None
             and is_better(outcome.value, self.best_saved, self.cfg.direction)
             and (self.objective.kind is ObjectiveKind.FUNCTION or outcome.model_bytes is not None)
+            and feasible(outcome.metrics, self.goals.constraints)
         ):
             self._save_best(trial, outcome)
         if time.monotonic() - self.csv_written >= self.CSV_EVERY_S:
             self.write_csv(study)
 
     def _save_best(self, trial: optuna.Trial, outcome: TrialOutcome) -> None:
-        best = self.run.best
+        self._write_model(self.run.best, trial, outcome)
+        self.best_saved = outcome.value
+
+    def _write_model(self, best: Path, trial: optuna.Trial, outcome: TrialOutcome) -> None:
         best.mkdir(parents=True, exist_ok=True)
         if outcome.model_bytes is not None:
             write_atomic(best / BEST_MODEL, outcome.model_bytes)
@@ -101,7 +124,6 @@ class Outputs:
         full = dict(trial.user_attrs.get(record.PARAMS, {}))
         write_json(best / BEST_PARAMS, {"trial": trial.number, **trial.params, **full})
         write_json(best / BEST_METRICS, {"trial": trial.number, **outcome.metrics})
-        self.best_saved = outcome.value
 
     def write_csv(self, study: optuna.Study) -> None:
         """Write trials.csv now."""
@@ -109,18 +131,20 @@ class Outputs:
         write_atomic(self.run.trials_csv, trials_frame(study).to_csv(index=False))
 
 
-def result(study: optuna.Study, run: RunDir, wall: float) -> TuneResult:
-    """The study's :class:`TuneResult`."""
+def result(study: optuna.Study, run: RunDir, wall: float, chosen: int | None = None) -> TuneResult:
+    """The study's :class:`TuneResult` (several objectives: ``chosen`` is the front's trial
+    that ``--select`` chose)."""
     recs = record.records(study)
-    best_params = best_value = None
+    best_params = best_value = best_number = None
     best_metrics: dict[str, float] = {}
     try:
-        best = study.best_trial
-    except ValueError:  # no trial completed
+        best = study.trials[chosen] if chosen is not None else study.best_trial
+    except (ValueError, RuntimeError):  # no trial completed; several objectives, none chosen
         pass
     else:
         best_params = dict(best.user_attrs.get(record.PARAMS, best.params))
-        best_value = best.value
+        best_value = best.values[0] if best.values else None
+        best_number = best.number
         best_metrics = dict(best.user_attrs.get(record.METRICS, {}))
     model = run.best / BEST_MODEL
     return TuneResult(
@@ -132,6 +156,7 @@ def result(study: optuna.Study, run: RunDir, wall: float) -> TuneResult:
         run.path,
         record.counts(recs),
         wall,
+        best_number,
     )
 
 

@@ -1,0 +1,100 @@
+"""Checks of a study's objectives, constraints and model choice (part of ``TuneConfig``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sparktf.errors import ConfigError
+from sparktf.search.goals import Goals
+from sparktf.search.multi import (
+    MEASURES,
+    Constraint,
+    Selection,
+    normalize_objectives,
+)
+
+if TYPE_CHECKING:
+    from sparktf.tuning.config import TuneConfig
+
+# What a Keras trial (a model family or a builder) reports.
+KERAS_METRICS = (
+    "val_accuracy",
+    "val_error",
+    "val_loss",
+    "test_accuracy",
+    "test_error",
+    "test_loss",
+    "epochs",
+    *MEASURES,
+)
+
+
+def check_goals(cfg: TuneConfig) -> dict[str, Any]:
+    """The settled ``objectives``, ``metric`` (the objective with a learning curve),
+    ``direction``, ``constraints`` and ``select`` of ``cfg``.
+
+    Raises:
+        ConfigError: a malformed objective or constraint, ``--metric``/``--direction`` that
+            contradict ``--objective``, a name a Keras trial does not report, or a sampler or
+            pruner that cannot handle several objectives.
+    """
+    from sparktf.tuning.config import default_direction
+
+    objs = normalize_objectives(cfg.objectives) if cfg.objectives else {}
+    if not objs:
+        metric = cfg.metric or ("value" if cfg.objective_kind == "function" else "val_accuracy")
+        objs = {metric: cfg.direction or default_direction(metric)}
+    elif cfg.metric and cfg.metric not in objs:
+        raise ConfigError(
+            f"--metric {cfg.metric} is not one of the objectives ({', '.join(objs)}): give "
+            "every objective with --objective NAME:max|min and drop --metric"
+        )
+    curve = cfg.metric or next((n for n in objs if n not in MEASURES), next(iter(objs)))
+    if cfg.direction and cfg.direction != objs[curve]:
+        raise ConfigError(
+            f"--direction {cfg.direction} contradicts --objective {curve}:{objs[curve][:3]}; "
+            "drop --direction"
+        )
+    constraints = [Constraint.parse(str(c)) for c in cfg.constraints or ()]
+    _check_names(cfg, [*objs, *(c.name for c in constraints)])
+    goals = Goals(objs, constraints)
+    if goals.is_multi:
+        _check_multi(cfg)
+    return {
+        "objectives": objs,
+        "metric": curve,
+        "direction": objs[curve],
+        "constraints": [str(c) for c in constraints] or None,
+        "select": str(Selection.parse(cfg.select)),
+    }
+
+
+def _check_names(cfg: TuneConfig, names: list[str]) -> None:
+    if cfg.objective_kind == "function":  # the objective's own dict names them
+        return
+    unknown = [n for n in names if n not in KERAS_METRICS]
+    if unknown:
+        raise ConfigError(
+            f"a Keras trial does not report {', '.join(unknown)}: objectives and constraints "
+            f"of --model or a Keras builder are among {', '.join(KERAS_METRICS)}"
+        )
+
+
+def _check_multi(cfg: TuneConfig) -> None:
+    if cfg.sampler == "cmaes":
+        raise ConfigError(
+            f"--sampler {cfg.sampler} optimises one objective (Optuna's CMA-ES has no "
+            f"multi-objective form): with several objectives use one of "
+            "tpe, nsga2, random, gp or grid"
+        )
+    if cfg.pruner in ("hyperband", "median"):
+        raise ConfigError(
+            f"--pruner {cfg.pruner} judges one objective (Optuna's pruners refuse "
+            "multi-objective studies): with several objectives use asha (sparktf's MO-ASHA), "
+            "auto or none"
+        )
+
+
+def goals_of(cfg: TuneConfig) -> Goals:
+    """The :class:`Goals` of a checked configuration."""
+    return Goals(dict(cfg.objectives or {}), [Constraint.parse(c) for c in cfg.constraints or ()])
