@@ -24,3 +24,9 @@ def two_values(params: dict[str, Any], data: Any) -> dict[str, float]:
     """Two objectives of x in [0, 1]: x and (1 - x)^2 (a front along the whole range)."""
     x = float(params["x"])
     return {"a": x, "b": (1 - x) ** 2}
+
+
+def three_values(params: dict[str, Any], data: Any) -> dict[str, float]:
+    """Three objectives of x in [0, 1]."""
+    x = float(params["x"])
+    return {"a": x, "b": (1 - x) ** 2, "c": abs(x - 0.5)}

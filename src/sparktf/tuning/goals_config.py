@@ -1,4 +1,5 @@
-"""Checks of a study's objectives, constraints and model choice (part of ``TuneConfig``)."""
+"""Checks of a study's objectives, constraints, model choice and warm start (part of
+``TuneConfig``)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def check_goals(cfg: TuneConfig) -> dict[str, Any]:
     goals = Goals(objs, constraints)
     if goals.is_multi:
         _check_multi(cfg)
+    if cfg.warm_start:
+        _check_warm_start(cfg)
     return {
         "objectives": objs,
         "metric": curve,
@@ -93,6 +96,17 @@ def _check_multi(cfg: TuneConfig) -> None:
             "multi-objective studies): with several objectives use asha (sparktf's MO-ASHA), "
             "auto or none"
         )
+
+
+def _check_warm_start(cfg: TuneConfig) -> None:
+    from pathlib import Path
+
+    from sparktf.rundir import RunDir
+
+    source = Path(str(cfg.warm_start))
+    if source.resolve() == Path(cfg.out).resolve():
+        raise ConfigError("--warm-start names this study's own run directory; name an earlier one")
+    RunDir(source).read_config()  # raises when it is not a run directory
 
 
 def goals_of(cfg: TuneConfig) -> Goals:
