@@ -59,6 +59,18 @@ def test_moasha_keeps_a_smaller_slightly_worse_model_and_stops_one_worse_everywh
     assert "best (--select occam:0.005): trial 1" in out.out
 
 
+def test_tpe_samples_on_after_mo_asha_pruned_trials(spark, tmp_path: Path) -> None:
+    order = "worse large worse small worse worse"  # pruned trials before TPE's first model
+    res = _sized(spark, tmp_path, order, pruner="asha", sampler="tpe", trials=9)
+    df = res.trials
+    assert len(df) == 9 and set(df["state"]) == {"COMPLETE", "PRUNED"}
+    pruned = df[df["state"] == "PRUNED"]
+    # the first "worse" trial is alone at its rung; later ones are behind "large" everywhere
+    assert df["state"].tolist()[:6] == ["COMPLETE"] * 2 + ["PRUNED", "COMPLETE"] + ["PRUNED"] * 2
+    assert (pruned["params_size"] == "worse").all()
+    assert pruned["value"].round(6).eq(0.7).all()  # the curve's value where the trial stopped
+
+
 def test_select_first_takes_the_best_first_objective(spark, tmp_path: Path) -> None:
     res = _sized(spark, tmp_path, "small large worse", select="first")
     assert res.best_params == {"size": "large"} and len(res.front) == 2

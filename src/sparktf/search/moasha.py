@@ -1,8 +1,12 @@
 """Early stopping per epoch: Optuna's pruners (one objective) or sparktf's MO-ASHA (several).
 
 Optuna's pruners cannot judge a multi-objective trial (``Trial.report`` refuses it: Optuna
-issue 3450). MO-ASHA (Schmucker et al. 2021) is asynchronous successive halving whose rungs are
-ranked by non-dominated sorting instead of by one metric:
+issue 3450), and Optuna's TPE sampler fails on a pruned multi-objective trial that has
+intermediate values; so with several objectives the learning curve is kept in the trial's
+user attributes (``record.CURVE``) instead.
+
+MO-ASHA (Schmucker et al. 2021) is asynchronous successive halving whose rungs are ranked by
+non-dominated sorting instead of by one metric:
 
 - rungs are at ``min_epochs * eta**k`` epochs (1, 3, 9, ... by default);
 - a trial reaching a rung is compared with every trial that reached it before, on the vector
@@ -24,7 +28,6 @@ from typing import TYPE_CHECKING, Protocol
 
 from sparktf.search import record
 from sparktf.search.multi import rank_keys
-from sparktf.search.optuna_compat import report_step
 
 if TYPE_CHECKING:
     import optuna
@@ -56,8 +59,10 @@ class CurveOnly:
     """Several objectives without early stopping: the curve is stored, nothing is pruned."""
 
     def report(self, trial: optuna.Trial, step: int, value: float) -> None:
-        """Store the curve's point (Optuna's ``report`` refuses multi-objective trials)."""
-        report_step(trial, step, value)
+        """Keep the curve's point in the trial's attributes (see the module's docstring)."""
+        curve = dict(trial.user_attrs.get(record.CURVE) or {})
+        curve[str(int(step))] = float(value)
+        trial.set_user_attr(record.CURVE, curve)
 
     def should_prune(self, trial: optuna.Trial, step: int) -> bool:
         """Never."""
@@ -99,11 +104,12 @@ class MOASHA(CurveOnly):
         """Rank the rung at ``step`` and say whether ``trial`` is outside its best 1/eta."""
         if not self.is_rung(step):
             return False
-        rung = [t for t in trial.study.get_trials(deepcopy=False) if step in t.intermediate_values]
-        rung.sort(key=lambda t: t.number != trial.number)  # this trial first
-        if not rung or rung[0].number != trial.number:
+        curves = [(t, record.curve_of(t)) for t in trial.study.get_trials(deepcopy=False)]
+        rung = [(t, c[step]) for t, c in curves if step in c]
+        rung.sort(key=lambda tc: tc[0].number != trial.number)  # this trial first
+        if not rung or rung[0][0].number != trial.number:
             return False
-        points = [self._point(t.intermediate_values[step], t.user_attrs) for t in rung]
+        points = [self._point(value, t.user_attrs) for t, value in rung]
         return not keeps(points, self.directions, self.eta)
 
     def _point(self, value: float, attrs: Mapping[str, object]) -> tuple[float, ...]:

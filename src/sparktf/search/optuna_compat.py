@@ -93,9 +93,3 @@ def sqlite_engine(study: optuna.Study) -> Any:
     if engine is None or engine.dialect.name != "sqlite":
         return None
     return engine
-
-
-def report_step(trial: optuna.Trial, step: int, value: float) -> None:
-    """Store one point of a trial's learning curve through the storage (``Trial.report``
-    refuses multi-objective studies; the storage method is Optuna's documented interface)."""
-    storage_of(trial.study).set_trial_intermediate_value(trial_id_of(trial), step, value)

@@ -35,6 +35,7 @@ DATA_CACHE_HIT = "data_cache_hit"
 INTERRUPTED = "interrupted"  # cut short by Ctrl-C, --timeout or a lost driver
 NOT_STARTED = "not_started"  # asked (or queued in Spark) but the study stopped first
 RERUN_OF = "rerun_of"  # an interrupted trial's number, on the trial that runs it again
+CURVE = "curve"  # several objectives: the learning curve {step: value} (see search.moasha)
 KNOWN = "known"  # measures known before training (params, model_bytes), said as it starts
 WARM_START = "warm_start"  # the run directory of the earlier study it was copied from
 
@@ -234,6 +235,16 @@ def is_counted(trial: optuna.trial.FrozenTrial) -> bool:
     return not is_interrupted(trial) and not trial.user_attrs.get(WARM_START)
 
 
+def curve_of(trial: optuna.trial.FrozenTrial) -> dict[int, float]:
+    """A trial's learning curve: Optuna's intermediate values, or (several objectives) the
+    curve sparktf keeps in its attributes."""
+    if trial.intermediate_values:
+        return {int(k): float(v) for k, v in sorted(trial.intermediate_values.items())}
+    kept = trial.user_attrs.get(CURVE) or {}
+    pairs = ((as_int(k), as_number(v)) for k, v in kept.items())
+    return {k: v for k, v in sorted(p for p in pairs if p[0] is not None and p[1] is not None)}
+
+
 def known_measures(attrs: Mapping[str, Any]) -> dict[str, float]:
     """A trial's measures known so far: those said before training, then its final metrics."""
     out: dict[str, float] = {}
@@ -256,8 +267,9 @@ def decode(trial: optuna.trial.FrozenTrial, names: Sequence[str] | None = None) 
         got = list(trial.values or [None] * len(names))
         values = {n: v for n, v in zip(names, map(as_number, got), strict=False) if v is not None}
     value = as_number(trial.values[0]) if values and trial.values else as_number(trial.value)
-    if value is None and trial.state.name == "PRUNED" and trial.last_step is not None:
-        value = as_number(trial.intermediate_values[trial.last_step])
+    curve = curve_of(trial)
+    if value is None and trial.state.name == "PRUNED" and curve:
+        value = curve[max(curve)]
     metrics = {
         str(k): float(v)
         for k, v in (ua.get(METRICS) or {}).items()
@@ -269,7 +281,7 @@ def decode(trial: optuna.trial.FrozenTrial, names: Sequence[str] | None = None) 
         state=_status(trial).value,
         value=value,
         params=params,
-        curve={int(k): float(v) for k, v in sorted(trial.intermediate_values.items())},
+        curve=curve,
         metrics=metrics,
         worker_host=str(host) if host is not None else None,
         worker_pid=as_int(ua.get(WORKER_PID)),
