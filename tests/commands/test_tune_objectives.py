@@ -65,7 +65,7 @@ def test_cli_runs_several_objectives_with_a_constraint_and_enqueued_points(
     assert not df.loc[df["params_x"] == 0.1, "feasible"].item()
     assert not df.loc[~df["feasible"], "pareto"].any()
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["objectives"] == {"a": "maximize", "b": "minimize"}
+    assert cfg["objectives"] == ["a:maximize", "b:minimize"]  # in the order given
     assert cfg["constraints"] == ["a >= 0.5"] and cfg["select"] == "occam:0.005"
     printed = capsys.readouterr()
     assert "Pareto front" in printed.err and "best (--select occam:0.005)" in printed.out

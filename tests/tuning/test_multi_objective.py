@@ -107,7 +107,7 @@ def test_one_objective_with_a_constraint_never_saves_an_infeasible_best(
 
 def test_resume_continues_a_multi_objective_study(spark, tmp_path: Path) -> None:
     space = {"x": sparktf.uniform(0, 1)}
-    kw = {"objectives": {"a": "max", "b": "min"}, "sampler": "nsga2"}
+    kw = {"objectives": {"b": "min", "a": "max"}, "sampler": "nsga2"}  # not sorted by name
     _run(spark, mo_objectives.two_values, space, tmp_path, trials=2, **kw)
     res = tune(
         mo_objectives.two_values,
@@ -117,10 +117,12 @@ def test_resume_continues_a_multi_objective_study(spark, tmp_path: Path) -> None
         spark=spark,
         show_progress=False,
         write_report=False,
-        objectives={"a": "maximize", "b": "minimize"},
+        objectives=["b:min", "a:max"],
     )
     assert res.counts == {"COMPLETE": 4}
-    assert {"value_a", "value_b", "pareto"} <= set(res.trials.columns)
+    assert list(res.trials.columns[3:5]) == ["value_b", "value_a"] and "pareto" in res.trials
+    for _, row in res.trials.iterrows():  # each value under its own name after the resume
+        assert row["value_a"] == row["params_x"] and row["value_b"] == (1 - row["params_x"]) ** 2
     assert res.front["pareto"].all() and len(res.front) >= 1
     with pytest.raises(ConfigError, match="cannot change on --resume"):
         tune(resume=True, out=tmp_path / "run", objectives={"a": "max"}, spark=spark)

@@ -296,7 +296,7 @@ def _mlflow_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_tune(args: argparse.Namespace) -> int:
     """Run (or resume) a study and print the best trial."""
-    from sparktf.search.multi import is_objective_spec, normalize_objectives
+    from sparktf.search.multi import is_objective_spec
     from sparktf.search.warmstart import read_enqueue
     from sparktf.tuning import tune
     from sparktf.tuning.config import field_names
@@ -306,7 +306,7 @@ def run_tune(args: argparse.Namespace) -> int:
     if len(functions) > 1:
         raise ConfigError(f"--objective MODULE:FUNCTION is given {len(functions)} times; give one")
     args.objective = functions[0] if functions else None
-    args.objectives = normalize_objectives(specs) if specs else None
+    args.objectives = specs or None
     if args.resume:
         if args.out and args.out != args.resume:
             raise ConfigError("--resume RUN_DIR already names the run directory; drop --out")

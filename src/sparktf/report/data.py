@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sparktf.errors import ConfigError
 from sparktf.rundir import RunDir
 from sparktf.search import record
+from sparktf.search.multi import normalize_objectives
 from sparktf.search.record import TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
     if importance:
         imp, note = _importance(study)
     direction = str(config.get("direction") or study.directions[0].name.lower())
-    objectives = dict(config.get("objectives") or {}) or {
+    objectives = normalize_objectives(config.get("objectives") or []) or {
         n: d.name.lower()
         for n, d in zip(record.objective_names(study), study.directions, strict=True)
     }

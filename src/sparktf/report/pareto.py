@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sparktf.report.data import COMPLETE, StudyData, TrialRecord
 from sparktf.report.plots import NoFigure, _figure
+from sparktf.search.multi import MEASURES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,7 +24,8 @@ INFEASIBLE = "#7f7f7f"
 
 
 def pareto(data: StudyData) -> Figure:
-    """The front over all trials (two objectives) or a matrix of pairs (three or more).
+    """The front over all trials (two objectives; a built-in measure such as ``params`` along
+    x, else the first objective along y) or a matrix of pairs (three or more).
 
     Raises:
         NoFigure: one objective, or no completed trial with every objective's value.
@@ -36,7 +38,8 @@ def pareto(data: StudyData) -> Figure:
         raise NoFigure("no completed trial has a value for every objective yet")
     if len(names) == 2:
         fig = _figure()
-        _pair(fig.add_subplot(1, 1, 1), done, names[0], names[1], data)
+        y, x = names if names[1] in MEASURES else names[::-1]  # a measure along x
+        _pair(fig.add_subplot(1, 1, 1), done, x, y, data)
         fig.suptitle(f"{len([t for t in done if t.pareto])} of {len(done)} trials on the front")
         return fig
     n = len(names)

@@ -82,6 +82,11 @@ def normalize_objectives(objectives: Any) -> dict[str, str]:
     return out
 
 
+def objective_specs(objectives: Mapping[str, str]) -> list[str]:
+    """``{"a": "maximize"}`` -> ``["a:maximize"]``: the order-keeping form of ``config.json``."""
+    return [f"{name}:{direction}" for name, direction in objectives.items()]
+
+
 @dataclass(frozen=True)
 class Constraint:
     """``NAME OP BOUND``, e.g. ``params <= 2e6``: a trial is feasible when it holds."""

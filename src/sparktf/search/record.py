@@ -240,9 +240,12 @@ def curve_of(trial: optuna.trial.FrozenTrial) -> dict[int, float]:
     curve sparktf keeps in its attributes."""
     if trial.intermediate_values:
         return {int(k): float(v) for k, v in sorted(trial.intermediate_values.items())}
-    kept = trial.user_attrs.get(CURVE) or {}
-    pairs = ((as_int(k), as_number(v)) for k, v in kept.items())
-    return {k: v for k, v in sorted(p for p in pairs if p[0] is not None and p[1] is not None)}
+    out: dict[int, float] = {}
+    for k, v in (trial.user_attrs.get(CURVE) or {}).items():
+        step, value = as_int(k), as_number(v)
+        if step is not None and value is not None:
+            out[step] = value
+    return dict(sorted(out.items()))
 
 
 def known_measures(attrs: Mapping[str, Any]) -> dict[str, float]:

@@ -14,7 +14,7 @@ from sparktf.execution.runner import Objective, ObjectiveKind, TrialOutcome
 from sparktf.rundir import RunDir
 from sparktf.search.mirror import MirroredStudy
 from sparktf.search.moasha import MOASHA, CurveOnly, StepPruning
-from sparktf.search.multi import KNOWN_BEFORE_TRAINING, normalize_objectives
+from sparktf.search.multi import KNOWN_BEFORE_TRAINING, normalize_objectives, objective_specs
 from sparktf.search.record import TrialStatus
 from sparktf.search.space import SearchSpace
 from sparktf.search.study import (
@@ -187,8 +187,8 @@ def _configure(
         for one, other in (("master", "remote"), ("remote", "master")):
             if changes.get(one) is not None:  # a new session kind replaces the saved one
                 changes.setdefault(other, None)
-        if changes.get("objectives") is not None:
-            changes["objectives"] = normalize_objectives(changes["objectives"])
+        if changes.get("objectives") is not None:  # as config.json keeps them
+            changes["objectives"] = objective_specs(normalize_objectives(changes["objectives"]))
         if isinstance(objective, str):
             changes["objective"] = objective
         if space is not None:
@@ -388,7 +388,7 @@ def _dispatch(
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "
         f"on {master_of(spark)}, sampler {cfg.sampler}, pruner {_pruner_name(cfg)}, "
-        + ", ".join(f"{d} {n}" for n, d in (cfg.objectives or {cfg.metric: cfg.direction}).items())
+        + ", ".join(f"{d} {n}" for n, d in goals_of(cfg).objectives.items())
         + "".join(f"; {c}" for c in cfg.constraints or ())
     )
     try:
@@ -443,7 +443,7 @@ def load_warm_start(cfg: TuneConfig) -> WarmStart:
             f"--warm-start {source.path}: its storage holds no study "
             f"{saved.get('study_name')!r}; name the run directory of a finished study"
         ) from None
-    return warm_trials(old, cfg.search_space, dict(cfg.objectives or {}), str(source.path))
+    return warm_trials(old, cfg.search_space, goals_of(cfg).objectives, str(source.path))
 
 
 def _report(run_dir: Path, say: Say) -> None:

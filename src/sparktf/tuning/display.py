@@ -10,6 +10,7 @@ import numpy as np
 
 from sparktf.search import record
 from sparktf.tuning.config import TuneConfig
+from sparktf.tuning.goals_config import goals_of
 from sparktf.tuning.outputs import TuneResult
 
 if TYPE_CHECKING:
@@ -59,12 +60,11 @@ class Display:
         recs = record.records(study)
         counts = record.counts(recs)
         done = [r.value for r in recs if r.state == "COMPLETE" and r.value is not None]
-        name, direction = next(iter((self.cfg.objectives or {}).items()), (None, None))
-        direction = direction or self.cfg.direction
+        name, direction = next(iter(goals_of(self.cfg).objectives.items()))
         best = (max if direction == "maximize" else min)(done) if done else None
         status = (
             f"running {dispatcher.active()} | pruned {counts.get('PRUNED', 0)} | "
-            f"failed {counts.get('FAILED', 0)} | best {name or self.cfg.metric} "
+            f"failed {counts.get('FAILED', 0)} | best {name} "
             f"{'-' if best is None else f'{best:.4g}'}"
         )
         finished = sum(n for state, n in counts.items() if record.TrialStatus(state).counts)
@@ -76,7 +76,7 @@ def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
     on stdout."""
     from sparktf.console import console
 
-    multi = len(cfg.objectives or {}) > 1
+    multi = goals_of(cfg).is_multi
     if table and multi:
         _front_table(res, cfg, console)
     elif table:
@@ -87,7 +87,7 @@ def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
         shown = json.dumps(res.best_params, default=str)
         if multi:
             print(f"best (--select {cfg.select}): trial {res.best_trial}")
-        first = next(iter(cfg.objectives or {cfg.metric: ""}))
+        first = goals_of(cfg).names[0]
         print(f"best: {first} = {res.best_value:.6g} with {shown}")
         if "test_error" in res.best_metrics:
             acc = res.best_metrics.get("test_accuracy", float("nan"))
@@ -122,7 +122,7 @@ def _front_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
     front = res.front
     if not len(front):
         return
-    objectives = dict(cfg.objectives or {})
+    objectives = goals_of(cfg).objectives
     first = next(iter(objectives))
     table = Table(title=f"Pareto front ({len(front)} of {len(res.trials)} trials)")
     cols = (

@@ -16,6 +16,7 @@ from sparktf.rundir import BEST_MODEL, TRIALS
 from sparktf.search import record
 from sparktf.search.multi import Selection, select
 from sparktf.tuning.config import TuneConfig
+from sparktf.tuning.goals_config import goals_of
 
 if TYPE_CHECKING:
     import optuna
@@ -36,7 +37,7 @@ def settle_front(cfg: TuneConfig, study: optuna.Study, say: Callable[[str], None
     """Keep the front's models, copy the chosen one to ``best/``; return its number."""
     run = cfg.run_dir
     front = front_records(study)
-    first = next(iter((cfg.objectives or {cfg.metric: cfg.direction}).values()))
+    first = goals_of(cfg).directions[0]
     chosen = choose(front, first, Selection.parse(cfg.select))
     on_front = {r.number for r in front}
     folder = run.path / TRIALS

@@ -12,6 +12,7 @@ from sparktf.search.multi import (
     Constraint,
     Selection,
     normalize_objectives,
+    objective_specs,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def check_goals(cfg: TuneConfig) -> dict[str, Any]:
     if cfg.warm_start:
         _check_warm_start(cfg)
     return {
-        "objectives": objs,
+        "objectives": objective_specs(objs),
         "metric": curve,
         "direction": objs[curve],
         "constraints": [str(c) for c in constraints] or None,
@@ -111,4 +112,5 @@ def _check_warm_start(cfg: TuneConfig) -> None:
 
 def goals_of(cfg: TuneConfig) -> Goals:
     """The :class:`Goals` of a checked configuration."""
-    return Goals(dict(cfg.objectives or {}), [Constraint.parse(c) for c in cfg.constraints or ()])
+    objectives = normalize_objectives(cfg.objectives or [f"{cfg.metric}:{cfg.direction}"])
+    return Goals(objectives, [Constraint.parse(c) for c in cfg.constraints or ()])
