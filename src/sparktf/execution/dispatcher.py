@@ -291,7 +291,7 @@ class Dispatcher:
             direction=self.s.direction,
             monitor=self.s.monitor,
             channel=self._loop.channel,
-            best_value=None if self.s.goals and self.s.goals.is_multi else self.best_value,
+            best_value=None if self.s.goals else self.best_value,  # goals: every model back
             val_fraction=self.s.val_fraction,
             measures=self.s.goals.measures if self.s.goals else (),
         )

@@ -77,8 +77,11 @@ def tune(
         show_progress: show the live progress display and the final summary.
         write_report: write the HTML report at the end.
         **settings: any field of :class:`TuneConfig`: ``out`` (default ``runs/study-TIME``),
-            ``trials`` (20), ``metric``, ``direction``, ``sampler`` (tpe, random, grid, cmaes,
-            gp), ``seed``, ``pruner`` (auto, asha, hyperband, median, none), ``min_epochs``,
+            ``trials`` (20), ``metric``, ``direction``; several objectives: ``objectives``
+            (``{"val_accuracy": "max", "params": "min"}``), ``constraints``
+            (``["params <= 2e6"]``), ``select`` (``occam:0.005`` or ``first``), ``warm_start``
+            (an earlier run directory); ``sampler`` (tpe, random, grid, cmaes, gp, nsga2),
+            ``seed``, ``pruner`` (auto, asha, hyperband, median, none), ``min_epochs``,
             ``reduction_factor``, ``parallelism``, ``master``, ``remote`` (a Spark Connect
             URL), ``storage`` (an Optuna RDB URL), ``study_name``, ``max_retries``,
             ``trial_timeout``, ``timeout``, ``val_fraction``,
