@@ -204,6 +204,10 @@ def test_keras_front_models_are_kept_and_predict_uses_any_of_them(
     assert df.loc[4, "value_params"] < df.loc[32, "value_params"]
     assert df.loc[4, "params"] == df.loc[4, "value_params"] > 0  # measured on the executor
     assert df.loc[4, "pareto"]  # the smallest model is always on the front
+    from tests.clusterutil import study_trials
+
+    for t in study_trials(tmp_path / "run"):  # said before training, for MO-ASHA's rungs
+        assert t.user_attrs["known"]["params"] == t.values[1]
     run = tmp_path / "run"
     kept = sorted(int(p.name) for p in (run / "trials").iterdir())
     assert kept == sorted(res.front["number"]) and (run / "best" / "model.keras").is_file()
