@@ -45,7 +45,9 @@ def test_the_front_is_an_mlflow_table_and_a_report_figure(
         res.front["number"]
     )
     assert parent.data.tags["sparktf.best_trial"] == str(res.best_trial)
-    assert "Pareto front" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "Pareto front" in page and "a (maximize), b (minimize); best/ chosen by" in page
+    assert f"trial #{res.best_trial}:" in page  # the report's best is the chosen front member
 
 
 def test_three_objectives_draw_a_matrix_of_pairs(spark: Any, tmp_path: Path) -> None:

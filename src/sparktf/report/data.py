@@ -50,6 +50,7 @@ class StudyData:
     importance: Mapping[str, float] = field(default_factory=dict)
     importance_note: str = ""  # the evaluator's name, or why there is no importance
     objectives: Mapping[str, str] = field(default_factory=dict)  # name -> direction, in order
+    chosen: int | None = None  # several objectives: the front member --select saved as best/
 
     @property
     def label(self) -> str:
@@ -77,16 +78,18 @@ class StudyData:
         return list(names)
 
     def best(self) -> TrialRecord | None:
-        """The best completed trial, or None."""
-        done = self.completed
-        if not done:
-            return None
-        return self.ranked()[0]
+        """The best completed (feasible) trial, or None; several objectives: the front member
+        ``--select`` chose."""
+        if self.chosen is not None:
+            return next((t for t in self.trials if t.number == self.chosen), None)
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
 
     def ranked(self) -> list[TrialRecord]:
         """Completed trials, best first."""
         sign = -1.0 if self.maximize else 1.0
-        return sorted(self.completed, key=lambda t: sign * t.score)
+        feasible = [t for t in self.completed if t.feasible is not False]
+        return sorted(feasible, key=lambda t: sign * t.score)
 
     def timed(self) -> list[tuple[TrialRecord, float, float]]:
         """(trial, run_start, run_end) of every trial that recorded both, by start."""
@@ -228,4 +231,17 @@ def load(run_dir: str | Path, importance: bool = True) -> StudyData:
         importance=imp,
         importance_note=note,
         objectives=objectives,
+        chosen=_chosen(run) if len(objectives) > 1 else None,
     )
+
+
+def _chosen(run: RunDir) -> int | None:
+    """The trial saved as ``best/`` (its ``params.json`` says which)."""
+    import json
+
+    from sparktf.rundir import BEST_PARAMS
+
+    try:
+        return record.as_int(json.loads((run.best / BEST_PARAMS).read_text()).get("trial"))
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -116,7 +116,7 @@ def _summary(data: StudyData, config: dict[str, Any]) -> str:
         ("study", data.study_name),
         ("objective", config.get("model") or config.get("objective") or "—"),
         ("data set", config.get("dataset") or "—"),
-        ("optimised metric", f"{data.metric} ({data.direction})"),
+        ("optimised metric", _optimised(data, config)),
         ("sampler / pruner", f"{data.sampler} / {data.pruner}"),
         ("Spark master", config.get("master") or "—"),
         ("parallelism", str(data.parallelism or "task slots")),
@@ -132,6 +132,17 @@ def _summary(data: StudyData, config: dict[str, Any]) -> str:
             rows.append(("best trial's test error", f"{best.metrics['test_error']:.4g}"))
     body = "".join(f"<tr><th>{escape(k)}</th>{_cell(v)}</tr>" for k, v in rows)
     return f"<table>{body}</table>"
+
+
+def _optimised(data: StudyData, config: Mapping[str, Any]) -> str:
+    """The objective(s), with constraints and the model choice of several objectives."""
+    if len(data.objectives) < 2:
+        text = f"{data.metric} ({data.direction})"
+    else:
+        text = ", ".join(f"{n} ({d})" for n, d in data.objectives.items())
+        text += f"; best/ chosen by --select {config.get('select') or 'occam:0.005'}"
+    constraints = config.get("constraints") or []
+    return text + (f"; constraints: {', '.join(map(str, constraints))}" if constraints else "")
 
 
 def _short(v: Any) -> str:
