@@ -74,3 +74,23 @@ def test_resume_changes_only_what_may_change_and_says_why(tmp_path: Path) -> Non
         saved.resumed({"val_fraction": 0.2})
     assert {"--trials", "--timeout", "--master", "--channel-address"} <= set(resumable())
     assert "--sampler" not in resumable()
+
+
+def test_objectives_are_kept_in_order_with_the_learning_curve_named(tmp_path: Path) -> None:
+    keras = TuneConfig(
+        objective="mnist_cnn",
+        space={"neurons": 64},
+        out=str(tmp_path),
+        objectives={"params": "min", "val_loss": "min"},
+        constraints=["latency_ms < 5"],
+    )
+    assert keras.objectives == ["params:minimize", "val_loss:minimize"]
+    assert (keras.metric, keras.direction, keras.monitor) == ("val_loss", "minimize", "val_loss")
+    assert TuneConfig.from_dict(keras.to_dict()) == keras
+    only = TuneConfig(
+        objective="mnist_cnn", space={"neurons": 64}, out=str(tmp_path), objectives=["params:min"]
+    )
+    assert (only.metric, only.monitor) == ("val_accuracy", "val_accuracy")  # reported, not judged
+    assert TuneConfig.from_dict(only.to_dict()) == only
+    with pytest.raises(ConfigError, match="--metric loss is not one of the objectives"):
+        _cfg(tmp_path, objectives={"a": "max", "b": "min"}, metric="loss")

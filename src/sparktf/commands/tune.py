@@ -21,6 +21,9 @@ EXAMPLES = """examples:
       --out runs/t1
   sparktf tune --objective mypkg.objectives:train --space space.json --metric loss \\
       --direction minimize --out runs/custom
+  sparktf tune --model mnist_cnn --dataset fashion-mnist --space space.yaml \\
+      --objective val_accuracy:max --objective params:min --constraint 'params <= 2e6' \\
+      --out runs/tradeoff                      # the Pareto front; best/ by --select occam:0.005
 
 space file (YAML or JSON), one entry per hyperparameter:
   neurons:       {type: choice, values: [64, 256, 1024]}
@@ -31,7 +34,8 @@ space file (YAML or JSON), one entry per hyperparameter:
   epochs: 3      # fixed value
 
 outputs in --out: study.db (Optuna), trials.csv, best/ (model.keras, params.json,
-metrics.json), config.json, report.html and figures."""
+metrics.json), config.json, report.html and figures; several objectives: trials/N/ (the model
+of each Pareto-front trial N, for predict --trial N)."""
 
 
 def _positive_float(text: str) -> float:

@@ -418,7 +418,7 @@ def _goal_settings(cfg: TuneConfig) -> dict[str, Any]:
     if not goals.is_multi and not goals.constraints:
         return {}
     pruning: StepPruning | None = None
-    if goals.is_multi and cfg.pruner == "asha":
+    if goals.is_multi and cfg.pruner == "asha" and cfg.metric in goals.objectives:
         known = {n: d for n, d in goals.objectives.items() if n in KNOWN_BEFORE_TRAINING}
         pruning = MOASHA(cfg.direction, known, cfg.min_epochs, cfg.reduction_factor)
     elif goals.is_multi:

@@ -46,15 +46,18 @@ def check_goals(cfg: TuneConfig) -> dict[str, Any]:
     if not objs:
         metric = cfg.metric or ("value" if cfg.objective_kind == "function" else "val_accuracy")
         objs = {metric: cfg.direction or default_direction(metric)}
-    elif cfg.metric and cfg.metric not in objs:
+    elif cfg.metric and cfg.metric not in objs and not set(objs) <= set(MEASURES):
         raise ConfigError(
             f"--metric {cfg.metric} is not one of the objectives ({', '.join(objs)}): give "
             "every objective with --objective NAME:max|min and drop --metric"
         )
-    curve = cfg.metric or next((n for n in objs if n not in MEASURES), next(iter(objs)))
-    if cfg.direction and cfg.direction != objs[curve]:
+    curve = cfg.metric or next((n for n in objs if n not in MEASURES), "")
+    if not curve:  # only measures: a Keras trial still reports accuracy (MO-ASHA judges none)
+        curve = next(iter(objs)) if cfg.objective_kind == "function" else "val_accuracy"
+    direction = objs.get(curve) or default_direction(curve)
+    if cfg.direction and cfg.direction != direction:
         raise ConfigError(
-            f"--direction {cfg.direction} contradicts --objective {curve}:{objs[curve][:3]}; "
+            f"--direction {cfg.direction} contradicts --objective {curve}:{direction[:3]}; "
             "drop --direction"
         )
     constraints = [Constraint.parse(str(c)) for c in cfg.constraints or ()]
@@ -67,7 +70,7 @@ def check_goals(cfg: TuneConfig) -> dict[str, Any]:
     return {
         "objectives": objective_specs(objs),
         "metric": curve,
-        "direction": objs[curve],
+        "direction": direction,
         "constraints": [str(c) for c in constraints] or None,
         "select": str(Selection.parse(cfg.select)),
     }
