@@ -139,3 +139,27 @@ def hold_slot(flag: str, seconds: float) -> Any:
         yield from ()
 
     return run
+
+
+def checkpointed_loop(params: dict[str, Any], data: dict[str, str]) -> float:
+    """A training loop of its own with checkpoints: ``w`` grows by x per epoch; each epoch
+    trained is logged (``epoch N``) to ``data['log']``; waits ``params['sleep']`` per epoch and,
+    after ``params['hold']`` epochs, until the file ``data['go']`` exists (a test kills its
+    worker meanwhile)."""
+    import numpy as np
+
+    from sparktf.trial import get_checkpoint, save_checkpoint
+
+    ckpt = get_checkpoint()
+    w = ckpt.arrays["w"] if ckpt else np.zeros(3)
+    start = ckpt.step + 1 if ckpt else 1
+    for epoch in range(start, int(params["epochs"]) + 1):
+        w = w + float(params["x"])
+        time.sleep(float(params.get("sleep", 0.0)))
+        with open(data["log"], "a") as fh:
+            fh.write(f"epoch {epoch} {os.getpid()}\n")
+        report(epoch, float(w.sum()))
+        save_checkpoint(epoch, {"w": w}, meta={"note": "mine"})
+        while epoch >= int(params.get("hold", 10**9)) and not Path(data["go"]).exists():
+            time.sleep(0.05)
+    return float(w.sum())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -21,11 +22,13 @@ from sparktf.search.study import (
     open_study,
     resolve_pruner,
 )
+from sparktf.signals import Stopped, orderly_stop
 from sparktf.tracking import NoTracking, track_study
 from sparktf.tuning.config import TuneConfig, field_names
 from sparktf.tuning.data import study_data
 from sparktf.tuning.data_config import builtin_as_dataset
 from sparktf.tuning.display import Display, print_summary
+from sparktf.tuning.durability import checkpoint_place, preflight_hook
 from sparktf.tuning.objectives import resolve_objective
 from sparktf.tuning.outputs import Outputs, TuneResult, check_failed, result
 from sparktf.tuning.resume import prepare_resume, resume_config
@@ -119,7 +122,10 @@ def tune(
     write_json(cfg.run_dir.config, {**cfg.to_dict(), **report})
     with track_study(cfg, mirror.study, say, tell) as tracking:  # MLflow, under --mlflow
         show = show_progress and not quiet
-        _dispatch(spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking)
+        with orderly_stop():  # SIGTERM and SIGHUP stop the study as Ctrl-C does
+            gave_up = _dispatch(
+                spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking
+            )
         res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0)
         if show_progress:
             print_summary(res, cfg, table=not quiet)
@@ -132,7 +138,7 @@ def tune(
         if write_report:
             _report(cfg.run_dir.path, say)
         tracking.study_finished(res)
-        check_failed(res, hint)
+        check_failed(res, hint, gave_up)
     return res
 
 
@@ -315,10 +321,11 @@ def _dispatch(
     show_progress: bool,
     tell: Say,
     tracking: Any = None,
-) -> None:
+) -> str | None:
     """Run the trials; trials.csv and the storage are complete when this returns or raises.
     ``slots`` is (trials in flight, the cluster's task slots); ``tracking`` (MLflow) is told
-    of each trial that starts and ends."""
+    of each trial that starts and ends. Returns why the study gave up early (--max-failures),
+    or None."""
     from sparktf.spark import master_of
 
     tracking = tracking or NoTracking()
@@ -341,7 +348,10 @@ def _dispatch(
         queue_ahead=queue_ahead(
             spark.conf.get("spark.dynamicAllocation.enabled", "false"), par, slots[1]
         ),
+        checkpoints=checkpoint_place(cfg, spark, say),
+        max_failures=cfg.max_failures,
     )
+    keras = obj.kind is not ObjectiveKind.FUNCTION
     display = Display(cfg, cfg.trials, show_progress)
 
     def finished(trial: optuna.Trial, outcome: TrialOutcome | None) -> None:
@@ -365,6 +375,7 @@ def _dispatch(
         display.event,
         started,
         on_slots=lambda: display.update(study, dispatcher),
+        before_trials=preflight_hook(spark, keras, settings.checkpoints, slots[1], say),
     )
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "
@@ -375,13 +386,16 @@ def _dispatch(
         with display:
             display.update(study, dispatcher)
             dispatcher.run()
-    except KeyboardInterrupt:
-        tell(f"interrupted: the running trials were cancelled; {_resume_hint(cfg)}")
+    except KeyboardInterrupt as exc:
+        signalled = isinstance(exc, Stopped) and exc.signum != signal.SIGINT
+        what = "stopped" if signalled else "interrupted"
+        tell(f"{what}: the running trials were cancelled; {_resume_hint(cfg)}")
         raise
     finally:
         outputs.write_csv(study)
         for problem in mirror.close():
             tell(f"warning: {problem}")
+    return dispatcher.gave_up
 
 
 def _report(run_dir: Path, say: Say) -> None:
