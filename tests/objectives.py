@@ -141,11 +141,11 @@ def hold_slot(flag: str, seconds: float) -> Any:
     return run
 
 
-def checkpointed_loop(params: dict[str, Any], data: dict[str, str]) -> float:
+def checkpointed_loop(params: dict[str, Any], data: Any = None) -> float:
     """A training loop of its own with checkpoints: ``w`` grows by x per epoch; each epoch
-    trained is logged (``epoch N``) to ``data['log']``; waits ``params['sleep']`` per epoch and,
-    after ``params['hold']`` epochs, until the file ``data['go']`` exists (a test kills its
-    worker meanwhile)."""
+    trained is logged (``epoch N PID``) to ``params['log']``; waits ``params['sleep']`` per
+    epoch and, after ``params['hold']`` epochs, until the file ``params['go']`` exists (a test
+    kills its worker or driver meanwhile)."""
     import numpy as np
 
     from sparktf.trial import get_checkpoint, save_checkpoint
@@ -156,10 +156,10 @@ def checkpointed_loop(params: dict[str, Any], data: dict[str, str]) -> float:
     for epoch in range(start, int(params["epochs"]) + 1):
         w = w + float(params["x"])
         time.sleep(float(params.get("sleep", 0.0)))
-        with open(data["log"], "a") as fh:
+        with open(params["log"], "a") as fh:
             fh.write(f"epoch {epoch} {os.getpid()}\n")
         report(epoch, float(w.sum()))
         save_checkpoint(epoch, {"w": w}, meta={"note": "mine"})
-        while epoch >= int(params.get("hold", 10**9)) and not Path(data["go"]).exists():
+        while epoch >= int(params.get("hold", 10**9)) and not Path(params["go"]).exists():
             time.sleep(0.05)
     return float(w.sum())

@@ -314,7 +314,10 @@ def session(
             + "Check that the master is reachable and that its Spark version matches pyspark's."
         ) from exc
     if quiet and not is_connect(spark):
+        from sparktf.pyspark_compat import quiet_accumulator_server
+
         spark.sparkContext.setLogLevel("ERROR")
+        quiet_accumulator_server(spark.sparkContext)
     return spark
 
 

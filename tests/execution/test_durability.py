@@ -59,7 +59,12 @@ def test_a_killed_worker_s_keras_trial_continues_from_its_checkpoint(spark, tmp_
         study["res"] = tune(
             "mnist_cnn",
             {"learning_rate": 3e-3, "neurons": 16, "epochs": 6, "batch_size": 8},
-            spark=spark, data=data, trials=1, pruner="none", out=run, show_progress=False,
+            spark=spark,
+            data=data,
+            trials=1,
+            pruner="none",
+            out=run,
+            show_progress=False,
             write_report=False,
         )
 
@@ -78,3 +83,61 @@ def test_a_killed_worker_s_keras_trial_continues_from_its_checkpoint(spark, tmp_
     (t,) = study_trials(run)
     assert sorted(t.intermediate_values) == [1, 2, 3, 4, 5, 6]
     assert not list(store.glob("*/trial-0")), "a finished trial's checkpoints are removed"
+
+
+def test_a_training_loop_of_its_own_resumes_from_its_checkpoint_in_a_url_store(
+    spark, tmp_path: Path
+) -> None:
+    log, go = tmp_path / "epochs.log", tmp_path / "go"
+    store = tmp_path / "store"
+    study = {}
+
+    def run() -> None:
+        study["res"] = tune(
+            objectives.checkpointed_loop,
+            {"x": 1.0, "epochs": 4, "hold": 2, "log": str(log), "go": str(go)},
+            spark=spark,
+            trials=1,
+            pruner="none",
+            checkpoint_dir=f"file://{store}",
+            out=tmp_path / "run",
+            show_progress=False,
+            write_report=False,
+        )
+
+    import threading
+
+    driver = threading.Thread(target=run)
+    driver.start()
+    wait_for("the loop's checkpoint after epoch 2", lambda: _checkpoint_at(store, 0, 2), every=0.05)
+    assert _kill_python_workers() >= 1
+    go.touch()
+    driver.join(timeout=300)
+    row = study["res"].trials.iloc[0]
+    assert row["state"] == "COMPLETE" and row["value"] == 12.0, row.to_dict()  # 4 epochs x 3
+    assert row["attempts"] == 2 and row["resumed_from_epoch"] == 2
+    epochs = [line.split()[1] for line in log.read_text().splitlines()]
+    assert epochs == ["1", "2", "3", "4"], "an epoch was trained twice, or lost"
+    pids = [line.split()[2] for line in log.read_text().splitlines()]
+    assert pids[1] != pids[2], "the retry ran in a new Python worker"
+    (t,) = study_trials(tmp_path / "run")
+    assert t.intermediate_values == {1: 3.0, 2: 6.0, 3: 9.0, 4: 12.0}
+    assert not list(store.glob("*/trial-0")), "a finished trial's checkpoints are removed"
+
+
+def test_the_study_stops_when_its_first_trials_all_fail_alike(spark, tmp_path: Path) -> None:
+    with pytest.raises(StudyFailed, match="first 3 trials all failed with the same error") as err:
+        tune(
+            objectives.always_raise,
+            {"x": sparktf.uniform(0, 1)},
+            spark=spark,
+            trials=12,
+            max_failures=3,
+            out=tmp_path / "run",
+            show_progress=False,
+            write_report=False,
+        )
+    assert "RuntimeError: the objective is broken" in str(err.value)
+    assert "--resume" in str(err.value)
+    states = [t.state.name for t in study_trials(tmp_path / "run")]
+    assert states.count("FAIL") < 12, "every trial ran"

@@ -115,11 +115,18 @@ class TrialCheckpoints:
         """
         import numpy as np
 
+        arrays = {k: np.asarray(v) for k, v in (arrays or {}).items()}
+        for name, value in arrays.items():
+            if value.dtype.hasobject:
+                raise TypeError(
+                    f"checkpoint array {name!r} holds Python objects; a checkpoint keeps data "
+                    "only: numbers, booleans, strings (save objects in a folder of files)"
+                )
         ckpt = f"{self.dir}/step-{int(step):06d}-{uuid.uuid4().hex[:8]}"
         self.fs.create_dir(ckpt, recursive=True)
         if arrays:
             with tempfile.TemporaryFile() as tmp:
-                np.savez(tmp, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
+                np.savez(tmp, **arrays)  # type: ignore[arg-type]
                 tmp.seek(0)
                 self._write(f"{ckpt}/{ARRAYS}", tmp.read())
         files = self._save_directory(ckpt, Path(directory)) if directory is not None else []
@@ -183,7 +190,7 @@ class TrialCheckpoints:
                 continue
             try:
                 return self._load(info.path, marker)
-            except OSError:  # removed meanwhile by a newer one (an older attempt still ran)
+            except (OSError, ValueError):  # removed meanwhile by a newer one, or not data
                 continue
         return None
 

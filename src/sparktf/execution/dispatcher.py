@@ -479,16 +479,23 @@ class Dispatcher:
     def _cancel_again(self, runs: Iterable[TrialRun]) -> None:
         """Cancel these trials' jobs once more: a job that its thread submitted just as its
         group or tag was cancelled escaped that cancel."""
-        assert self.jobs is not None
         for run in runs:
-            self.jobs.cancel(run.tag)
+            self._cancel_job(run)
 
     def _cancel(self, run: TrialRun, reason: str) -> None:
-        assert self.jobs is not None
         if run.phase in (Phase.RUNNING, Phase.QUEUED):
             run.cancel_reason = reason
             run.move(Phase.CANCELLING)
+            self._cancel_job(run)
+
+    def _cancel_job(self, run: TrialRun) -> None:
+        """Cancel ``run``'s Spark job. Spark may be gone already (a SIGTERM sent to the whole
+        process group stops the JVM too): its jobs then end by themselves."""
+        assert self.jobs is not None
+        try:
             self.jobs.cancel(run.tag)
+        except Exception as exc:
+            log.debug("could not cancel trial %s: %s", run.trial.number, exc)
 
     # -- main loop ---------------------------------------------------------------------------
 
