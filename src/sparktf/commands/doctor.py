@@ -37,7 +37,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the session, run the preflight (with a report channel to reach), print it."""
-    from sparktf.console import print_always
     from sparktf.errors import ConfigError
     from sparktf.execution.channel import ChannelServer
     from sparktf.execution.checkpoints import check_store_url
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             store=args.checkpoint_dir,
         )
         result = run_preflight(spark, needs, task_slots(spark))
-    print_always(result.table())
+    print(result.table())
     if result.failed:
         raise ConfigError(f"{len(result.failed)} check(s) failed: see the table above")
     return 0
