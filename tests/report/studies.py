@@ -105,13 +105,15 @@ def make_study(
         attrs: dict[str, Any] = {
             "worker_host": "127.0.0.1",
             "worker_pid": 4000 + int(worker[1]),
-            "attempts": 2 if kind == "FAIL" else 1,
+            "attempts": 2 if kind == "FAIL" or number == 1 else 1,
             "run_start": start,
             "run_end": start + duration,
             "compute_s": duration - 0.2,
             "epochs_completed": epochs,
             "params": dict(trial.params, epochs=4),
         }
+        if number == 1:  # continued from its checkpoint after a lost worker
+            attrs["resumed_from_epoch"] = 2
         if kind == "COMPLETE":
             metrics = (
                 {

@@ -108,6 +108,19 @@ def test_pruned_and_failed_trials_are_shown_as_such(report_html: Path) -> None:
     assert html.count('class="state-PRUNED"') == 3 and html.count('class="state-FAILED"') == 2
 
 
+def test_a_trial_continued_from_its_checkpoint_says_from_which_epoch(report_html: Path) -> None:
+    import re
+
+    html = report_html.read_text()
+    table = html[html.index(">resumed from epoch<") :]
+    table = table[: table.index("</table>")]
+    headers_before = html[: html.index(">resumed from epoch<")]
+    col = len(re.findall(r"<th[ >]", headers_before[headers_before.rindex("<table") :]))
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r, re.S) for r in table.split("<tr")[1:]]
+    resumed = {r[0]: r[col] for r in rows if r and r[col].strip()}
+    assert resumed == {"1": "2"}, resumed
+
+
 def test_sensitivity_plots_test_error_one_line_per_neurons(study_dir: Path) -> None:
     from sparktf.report import plots
     from sparktf.report.data import load

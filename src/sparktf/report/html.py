@@ -220,6 +220,7 @@ def _all_table(data: StudyData) -> str:
         "epochs run",
         "compute (s)",
         "attempts",
+        "resumed from epoch",
         "worker",
     ]
     rows = [
@@ -232,6 +233,7 @@ def _all_table(data: StudyData) -> str:
             t.epochs_completed,
             t.compute_s,
             t.attempts,
+            t.resumed_from_epoch,
             t.worker,
         ]
         for t in data.trials
