@@ -4,7 +4,8 @@ The first signal raises :class:`Stopped` (a ``KeyboardInterrupt``) in the main t
 the work in progress stops the way Ctrl-C stops it: running trials cancelled and recorded,
 outputs saved. A second signal ends the process at once. The handlers are installed
 explicitly: a process that started with SIGINT ignored (a shell's background job, some
-schedulers) keeps it ignored in Python unless the program installs its own handler.
+schedulers) keeps it ignored in Python unless the program installs its own handler, and a
+signal mask inherited from the parent process (exec keeps it) is unblocked the same way.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def orderly_stop() -> Iterator[None]:
     previous: dict[int, Any] = {}
     for sig in STOP_SIGNALS:
         previous[sig] = signal.signal(sig, _handler)
+    if hasattr(signal, "pthread_sigmask"):  # a mask inherited from the parent blocks them too
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     _depth[0] += 1
     try:
         yield
