@@ -97,8 +97,10 @@ def quadratic_where(params: dict[str, Any], data: Any) -> dict[str, float]:
 
 
 def sleep_and_return(params: dict[str, Any], data: Any) -> float:
-    """Sleeps ``params['sleep']`` seconds (default 3) and returns x; logs ``start X WORKER`` and
-    ``end X WORKER`` lines to ``params['log']`` when given (fault tests count the attempts)."""
+    """Sleeps ``params['sleep']`` seconds (default 3), or with ``params['gate']`` (a folder)
+    waits until the test opens this trial's gate (the file ``GATE/X``), and returns x; logs
+    ``start X WORKER`` and ``end X WORKER`` lines to ``params['log']`` when given (fault tests
+    count the attempts)."""
     x = float(params["x"])
     log = params.get("log")
 
@@ -108,7 +110,13 @@ def sleep_and_return(params: dict[str, Any], data: Any) -> float:
                 fh.write(f"{what} {x!r} {_worker_index()}\n")
 
     note("start")
-    time.sleep(float(params.get("sleep", 3.0)))
+    if params.get("gate"):
+        gate = Path(params["gate"]) / repr(x)
+        give_up = time.monotonic() + 600
+        while not gate.exists() and time.monotonic() < give_up:
+            time.sleep(0.05)
+    else:
+        time.sleep(float(params.get("sleep", 3.0)))
     note("end")
     return x
 

@@ -189,35 +189,43 @@ def test_worker_loss_mid_prediction_keeps_every_row_once(
     assert df["error"].isna().all()
 
 
-XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below
-STOPPED_SLEEP = 5  # seconds per trial: room for a slow poll of the storage to see the moment
-# to stop while trials still run (CI's Connect pass once saw it only as the study ended)
+XS = [0, 1, 2, 3, 4, 5, 6, 7]  # the grid of the stopped studies below; each trial runs until
+# the test opens its gate, so the moment to stop is a state of the study, not a duration
+
+
+def _open_gates(gates: Path, xs: Any) -> None:
+    gates.mkdir(exist_ok=True)
+    for x in xs:
+        (gates / repr(float(x))).touch()
 
 
 def _stop_study(
-    tmp_path: Path,
-    sig: signal.Signals,
-    what: str,
-    until: Any,
-    spark_flags: list[str],
-    sigint_ignored: bool = False,
+    tmp_path: Path, sig: signal.Signals, spark_flags: list[str], sigint_ignored: bool = False
 ) -> tuple[Path, int]:
     """Start ``sparktf tune`` of the XS grid on local[2] (classic, or through the Connect
-    pass's server); once ``until(trials, log_lines)``
-    holds, send ``sig`` to its whole process group (as a terminal's Ctrl-C does: the driver,
-    its JVM and its Python workers). Returns the run directory and the exit code."""
-    log, run = tmp_path / "calls.log", tmp_path / "run"
+    pass's server); let the first two trials that start complete; once they are COMPLETE in
+    the storage and two more trials have started (and wait at their gates), send ``sig`` to
+    the whole process group (as a terminal's Ctrl-C does: the driver, its JVM and its Python
+    workers). Returns the run directory and the exit code."""
+    log, run, gates = tmp_path / "calls.log", tmp_path / "run", tmp_path / "gates"
+    gates.mkdir()
     space = write_space(
         tmp_path / "space.json",
-        {"x": {"type": "grid", "values": XS}, "sleep": STOPPED_SLEEP, "log": str(log)},
+        {"x": {"type": "grid", "values": XS}, "gate": str(gates), "log": str(log)},
     )
     args = _tune_args(space, run, len(XS), *spark_flags)
     proc = start_cli(args, tmp_path / "tune-1.log", sigint_ignored=sigint_ignored)
+
+    def two_done_and_two_running() -> bool:
+        started = [x for what, x, _ in log_lines(log) if what == "start"]
+        _open_gates(gates, started[:2])
+        return len(_complete(study_trials(run))) >= 2 and len(started) >= 4
+
     try:
         wait_for(
-            what,
-            lambda: until(study_trials(run), log_lines(log)),
-            every=0.2,
+            "two completed trials and two running",
+            two_done_and_two_running,
+            every=0.1,
             proc=proc,
             log=tmp_path / "tune-1.log",
         )
@@ -244,6 +252,7 @@ def _resume_completes(tmp_path: Path, run: Path, done: set[float]) -> tuple[list
     """``--resume`` the stopped study: every grid point ends COMPLETE once (interrupted trials
     aside), and no trial completed before the stop runs again. Returns the trials and the
     objective's start lines."""
+    _open_gates(tmp_path / "gates", XS)
     rc = run_cli(["tune", "--resume", str(run), "--quiet", "--no-report"], tmp_path / "tune-2.log")
     assert rc == 0, tail(tmp_path / "tune-2.log")
     trials = study_trials(run)
@@ -259,13 +268,7 @@ def _resume_completes(tmp_path: Path, run: Path, done: set[float]) -> tuple[list
 def test_driver_loss_then_resume_continues_the_running_trials_under_their_numbers(
     tmp_path: Path, spark_flags: list[str]
 ) -> None:
-    run, _ = _stop_study(
-        tmp_path,
-        signal.SIGKILL,  # the driver, its JVM and its Python workers
-        "two completed trials",
-        lambda trials, _: len(_complete(trials)) >= 2,
-        spark_flags,
-    )
+    run, _ = _stop_study(tmp_path, signal.SIGKILL, spark_flags)  # driver, JVM, Python workers
     killed = study_trials(run)
     done = {t.params["x"] for t in killed if t.state.name == "COMPLETE"}
     cut = {t.number: t.params["x"] for t in killed if t.state.name == "RUNNING"}
@@ -326,16 +329,7 @@ def test_a_stop_signal_cancels_running_trials_and_resume_completes_the_study(
 ) -> None:
     # With local[2], two trials run and two more wait in Spark's queue when the signal comes.
     # Ctrl-C reaches a driver started as a shell's background job is (SIGINT ignored), too.
-    run, rc = _stop_study(
-        tmp_path,
-        sig,
-        "two completed trials and two running",
-        lambda trials, lines: (
-            len(_complete(trials)) >= 2 and sum(1 for w, *_ in lines if w == "start") >= 4
-        ),
-        spark_flags,
-        sigint_ignored=sig == signal.SIGINT,
-    )
+    run, rc = _stop_study(tmp_path, sig, spark_flags, sigint_ignored=sig == signal.SIGINT)
     out = tail(tmp_path / "tune-1.log")
     assert rc == 128 + sig, out
     said = "Ctrl-C" if sig == signal.SIGINT else "SIGTERM"
@@ -355,8 +349,5 @@ def test_a_stop_signal_cancels_running_trials_and_resume_completes_the_study(
     assert all(said in e or e.startswith("not started") for e in errors), errors
     lines = log_lines(tmp_path / "calls.log")
     started = [x for what, x, _ in lines if what == "start"]
-    if "--master" in spark_flags:
-        # (a Connect server kills a cancelled task's Python worker only after
-        # spark.python.task.killTimeout, 2 s: a 3 s trial may end first, its result unused)
-        assert set(started) - {x for what, x, _ in lines if what == "end"}, "no trial cut short"
+    assert set(started) - {x for what, x, _ in lines if what == "end"}, "no trial cut short"
     _resume_completes(tmp_path, run, done)
