@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
 from sparktf.inference.config import PredictConfig
+from sparktf.inference.reasons import Reason, RowError
 from sparktf.rundir import BEST, BEST_MODEL, PREPROCESSING
 
 if TYPE_CHECKING:
@@ -113,8 +114,9 @@ def _id_column(columns: list[str], cfg: PredictConfig, tm: TableModel) -> str | 
         if cfg.id_column not in columns:
             raise ConfigError(f"--id-column {cfg.id_column!r} is not a column of the input")
         return cfg.id_column
-    others = [c for c in columns if c not in tm.features]
-    named = [c for c in others if c.lower() == "id" or c.lower().endswith("_id")]
+    from sparktf.datasets.tables import is_id_name
+
+    named = [c for c in columns if c not in tm.features and is_id_name(c)]
     return named[0] if named else None
 
 
@@ -162,9 +164,8 @@ def _predictor(
                 out["probabilities"] = [
                     None if e else [float(v) for v in p] for p, e in zip(probs, empty, strict=True)
                 ]
-            out["error"] = [
-                "missing_value: a feature column is empty in this row" if e else None for e in empty
-            ]
+            missing = RowError(Reason.MISSING_VALUE, "a feature column is empty in this row")
+            out["error"] = [missing.text if e else None for e in empty]
             yield out
 
     return run

@@ -50,6 +50,7 @@ class TuneConfig:
     label_column: str | None = _setting(None, "--label-column", _DATA)
     image_column: str | None = _setting(None, "--image-column", _DATA)
     feature_columns: list[str] | None = _setting(None, "--feature-columns", _DATA)
+    id_column: str | None = _setting(None, "--id-column", _DATA)
     test_data: str | None = _setting(None, "--test-data", _DATA)
     test_fraction: float | None = _setting(None, "--test-fraction", _DATA)
     image_size: list[int] | None = _setting(None, "--image-size", _DATA)
