@@ -160,9 +160,14 @@ class TuneConfig:
             if f.metadata["resume"] is True:
                 allowed[f.name] = str(new) if isinstance(new, Path) else new
             elif new != old:
+                had = (
+                    f"has {old!r}"
+                    if old is not None
+                    else f"was started without {f.metadata['flag']}"
+                )
                 raise ConfigError(
-                    f"{f.metadata['flag']} cannot change on --resume (the study has "
-                    f"{old!r}, got {new!r}): {f.metadata['resume']}"
+                    f"{f.metadata['flag']} cannot change on --resume (the study {had}, got "
+                    f"{new!r}): {f.metadata['resume']}"
                 )
         return replace(self, **allowed)
 
