@@ -4,6 +4,7 @@ one row per input whatever is wrong with it, every input form."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,29 @@ def test_a_table_without_an_image_column_is_refused_naming_its_columns(
     pd.DataFrame({"name": ["x", "y"], "size": [1, 2]}).to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(ConfigError, match=r"--image-column \(columns: name string, size int64\)"):
         predict(str(tmp_path / "t.csv"), gray_model_path)  # refused before Spark starts
+
+
+def test_progress_never_claims_a_total_that_grows(
+    spark: Any,
+    good_images: Path,
+    gray_model_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every change of the display becomes a line (in a log it is a line every few seconds)
+    from sparktf import console
+
+    monkeypatch.setattr(
+        console, "progress", lambda transient=False: console.PlainProgress(console.console, 0.05)
+    )
+    spark.conf.set("spark.sql.adaptive.enabled", "true")  # stages submitted one by one
+    capsys.readouterr()
+    summary = run_predict(
+        str(good_images), gray_model_path, str(tmp_path / "p.parquet"), spark=spark
+    )
+    assert summary.rows == len(list(good_images.iterdir()))
+    lines = re.findall(r"^predict: (\d+)(/\d+)?, ", capsys.readouterr().err, re.M)
+    assert lines, "no progress line"
+    done = [int(d) for d, _ in lines]
+    assert done == sorted(done) and all(not total for _, total in lines), lines
