@@ -238,6 +238,23 @@ def print_always(message: str | Text) -> None:
         console.quiet = quiet
 
 
+def print_whole(renderable: Any) -> None:
+    """Print ``renderable`` (a table) on stderr; in a log or a pipe, which has no width of its
+    own, at its natural width, so that no column is squeezed and no name cut (``dense_un…``)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    from rich.measure import Measurement
+
+    wide = console.options.update_width(100_000)
+    width = console.width
+    console.width = max(width, Measurement.get(console, wide, renderable).maximum)
+    try:
+        console.print(renderable)
+    finally:
+        console.width = width
+
+
 def print_error(message: str) -> None:
     """Print ``error: message`` on stderr, also under ``--quiet``."""
     print_always(Text.assemble(("error: ", "bold red"), message))
