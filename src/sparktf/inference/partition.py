@@ -113,8 +113,10 @@ def worker_predictor(spec: ModelSpec, inline: bytes | None = None) -> Predictor:
         if key in _PREDICTORS:
             _PREDICTORS.move_to_end(key)
             return _PREDICTORS[key]
+        from sparktf.console import silence_libraries
         from sparktf.keras.threads import configure_threads, task_cpus, task_gpus, visible_gpus
 
+        silence_libraries()  # TensorFlow's start-up lines and warnings, unless verbose
         configure_threads(task_cpus())
         path = None
         if inline is not None:

@@ -99,6 +99,9 @@ _MODELS: dict[str, Any] = {}  # per Python worker: loaded models by content hash
 def _load(blob: bytes) -> Any:
     key = hashlib.sha256(blob).hexdigest()
     if key not in _MODELS:
+        from sparktf.console import silence_libraries
+
+        silence_libraries()  # TensorFlow's start-up lines and warnings, unless verbose
         import keras
 
         with tempfile.TemporaryDirectory() as tmp:

@@ -92,8 +92,9 @@ def tune(
         StudyFailed: no trial completed.
         KeyboardInterrupt: after Ctrl-C, with the running trials cancelled and recorded.
     """
-    from sparktf.console import is_quiet
+    from sparktf.console import is_quiet, quiet_python_api
 
+    quiet_python_api()
     t0 = time.perf_counter()
     quiet = is_quiet()
     say: Say = _sayer(show_progress and not quiet)  # sparktf's informational lines
