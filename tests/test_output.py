@@ -104,7 +104,9 @@ def test_predict_prints_only_its_own_lines(predict_args: list[str]) -> None:
     rows = [ln for ln in res.stdout.splitlines() if ln.startswith("file:")]
     assert len(rows) == 3, res.stdout
     _assert_plain(res.stderr)
-    for line in res.stderr.splitlines():  # what remains is sparktf's plain progress line
+    *progress, summary = res.stderr.splitlines()  # beside the rows, not among them
+    assert summary.startswith("3 rows: 3 ok, 0 failed; "), res.stderr
+    for line in progress:  # what remains is sparktf's plain progress line
         assert re.match(r"predict: \d+(/\d+)?, \d+:\d\d:\d\d elapsed", line), res.stderr
 
 
@@ -112,9 +114,8 @@ def test_predict_quiet_prints_only_the_result(predict_args: list[str]) -> None:
     res = _run([*predict_args, "--quiet"])
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
-    lines = res.stdout.splitlines()
-    assert sum(ln.startswith("file:") for ln in lines) == 3, res.stdout
-    assert re.search(r"rows: .*ok", lines[-1]), res.stdout  # the summary line
+    lines = res.stdout.splitlines()  # the rows are the result: no summary among them
+    assert len(lines) == 3 and all(ln.startswith("file:") for ln in lines), res.stdout
 
 
 def _tune_args(tmp_path: Path, *extra: str) -> list[str]:

@@ -617,9 +617,10 @@ def stream_format(source: Any, cfg: PredictConfig) -> str:
         return "delta"
     fmt = _input_format(text, cfg)
     if fmt not in ("files", "parquet"):
+        what = {"urls": "a URL list", "idx": "an IDX file", "csv": "a CSV table"}[fmt]
         raise ConfigError(
             f"--stream reads new image files from a folder or a growing Parquet/Delta table, "
-            f"not {'a URL list' if fmt == 'urls' else 'an IDX file'} ({text})"
+            f"not {what} ({text})"
         )
     if fmt == "files":
         src = file_source(text, allow_empty=True)
