@@ -19,6 +19,13 @@ def quadratic(params: dict[str, Any], data: Any) -> dict[str, float]:
     return {"value": (x - 2) ** 2, "pid": float(os.getpid())}
 
 
+def tensorflow_square(params: dict[str, Any], data: Any) -> float:
+    """x^2 computed by TensorFlow (imported in the executor's Python worker)."""
+    import tensorflow as tf
+
+    return float(tf.square(tf.constant(float(params["x"]))).numpy())
+
+
 def log_and_sleep(params: dict[str, Any], data: dict[str, str]) -> float:
     """Append the params to a log; sleep long while the 'slow' flag file exists."""
     with open(data["log"], "a") as fh:

@@ -23,7 +23,19 @@ def files(tmp_path: Path) -> dict[str, Path]:
     feature_frame(30).to_csv(tmp_path / "t.csv", index=False)
     space = tmp_path / "space.yaml"
     space.write_text("epochs: 1\n")
-    return {"P": photos, "ONE": one, "EMPTY": empty, "T": tmp_path / "t.csv", "S": space}
+    rows = [f"{i},{i % 3},{i * 0.5},{'yes' if i % 2 else 'no'}" for i in range(12)]
+    (tmp_path / "nolabel.csv").write_text("n,f0,f1,y\n" + "\n".join([*rows, "12,1,2.5,"]))
+    rows[6] = "6,0,abc,no"
+    (tmp_path / "typo.csv").write_text("n,f0,f1,y\n" + "\n".join(rows))
+    return {
+        "P": photos,
+        "ONE": one,
+        "EMPTY": empty,
+        "T": tmp_path / "t.csv",
+        "S": space,
+        "NOLABEL": tmp_path / "nolabel.csv",
+        "TYPO": tmp_path / "typo.csv",
+    }
 
 
 BASE = ["--space", "S"]
@@ -62,7 +74,7 @@ BASE = ["--space", "S"]
         ),
         (
             ["--model", "mlp", "--data", "P"],
-            "is a class folders, but model 'mlp' trains on features",
+            "is a folder of class subfolders, but model 'mlp' trains on features",
         ),
         (["--model", "mlp"], "model 'mlp' trains on tables of numeric features"),
         (
@@ -83,6 +95,14 @@ BASE = ["--space", "S"]
                 "income,customer_id",
             ],
             "feature column 'customer_id' is not numeric",
+        ),
+        (
+            ["--model", "mlp", "--data", "NOLABEL", "--label-column", "y"],
+            r"1 of 13 rows have no 'y' label \(row 13, counting data rows from 1\)",
+        ),
+        (
+            ["--model", "mlp", "--data", "TYPO", "--label-column", "y"],
+            r"column 'f1' holds numbers, but row 7 holds 'abc'",
         ),
         (["--model", "cnn", "--data", "ONE"], "found a single class"),
         (["--model", "cnn", "--data", "EMPTY"], "class folder.s. yellow hold no images"),

@@ -9,6 +9,8 @@ from typing import Any
 
 import optuna
 
+from sparktf.search import record
+
 SPACE = {
     "neurons": {"type": "choice", "values": [64, 256, 1024]},
     "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
@@ -59,9 +61,11 @@ def make_study(
     pruner: str = "asha",
     seed: int = 0,
     with_lr: bool = True,
+    interrupted: int = 0,
 ) -> Path:
     """A run directory holding a real SQLite Optuna study with completed, pruned and failed
-    trials, intermediate values and the user attributes ``sparktf tune`` records."""
+    trials, intermediate values and the user attributes ``sparktf tune`` records; then
+    ``interrupted`` trials that a stopped driver left (as ``--resume`` marks them)."""
     write_config(run, sampler=sampler, pruner=pruner, trials=complete + pruned + failed)
     if not with_lr:
         cfg = json.loads((run / "config.json").read_text())
@@ -140,6 +144,15 @@ def make_study(
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    for _ in range(interrupted):
+        trial = study.ask()
+        params = {"neurons": trial.suggest_categorical("neurons", [64, 256, 1024]), "epochs": 4}
+        attrs = record.encode(
+            interrupted=True, error="interrupted: the driver stopped while it was running"
+        )
+        for key, value in {**attrs, "params": dict(trial.params, **params)}.items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
     optuna.copy_study(
         from_study_name="sparktf",
         from_storage=study._storage,

@@ -96,18 +96,27 @@ def _input_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--input",
         help="image directory (searched recursively for .jpg/.png/...), glob such as "
-        "'images/**/*.png' (quote it), Parquet table with an image-bytes column, or an "
-        "MNIST-format IDX image file",
+        "'images/**/*.png' (quote it), a CSV or Parquet table with an image column (bytes or "
+        "paths, as 'tune --data' takes), or an MNIST-format IDX image file",
     )
     src.add_argument("--urls", help="text file of http(s) image URLs, one per line")
     i.add_argument(
         "--input-format",
-        choices=("auto", "files", "parquet", "idx"),
+        choices=("auto", "files", "parquet", "csv", "idx"),
         default="auto",
         help="how to read --input (default: auto, by its form)",
     )
-    i.add_argument("--image-column", help="Parquet: the column of encoded image bytes")
-    i.add_argument("--id-column", help="Parquet: the column copied to the output's id")
+    i.add_argument(
+        "--image-column",
+        help="table: the column of encoded image bytes or of image paths (relative to the "
+        "table's folder, or absolute); default: the one binary column, else a column named "
+        "path, image, file or filename",
+    )
+    i.add_argument(
+        "--id-column",
+        help="table: the column copied to the output's id (default: id, path, ... when "
+        "present; a table model: a column named id or *_id)",
+    )
 
 
 def _preprocessing_arguments(p: argparse.ArgumentParser) -> None:
@@ -310,7 +319,12 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         conf=dict(args.conf) if args.conf else None,
     )
-    print(summary.line())
+    if args.out is None:  # the rows are the result on stdout; the summary goes beside them
+        from sparktf.console import console
+
+        console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
+    else:
+        print(summary.line())
     return 0
 
 

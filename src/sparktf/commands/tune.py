@@ -205,7 +205,13 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
         "--feature-columns",
         metavar="A,B,C",
         help="tables of features: the feature columns (default: every numeric column but the "
-        "label)",
+        "label and an id column)",
+    )
+    d.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="tables of features: a column that identifies a row, never a feature (default: "
+        "a column named id or *_id whose values are unique)",
     )
     d.add_argument(
         "--test-data",

@@ -81,7 +81,8 @@ def tune(
             ``dataset``, ``data_dir``, ``train_subset``, ``test_subset``, ``channel``,
             ``channel_advertise``; your own data: ``data`` (a built-in name or a path: a
             folder of class subfolders, a Parquet/CSV table), ``label_column``,
-            ``image_column``, ``feature_columns``, ``test_data``, ``test_fraction``,
+            ``image_column``, ``feature_columns``, ``id_column``, ``test_data``,
+            ``test_fraction``,
             ``image_size``, ``broadcast_limit`` (bytes), ``backbone`` and ``weights``
             (``transfer``); MLflow tracking: ``mlflow`` (True to track the study),
             ``mlflow_tracking_uri``, ``mlflow_experiment``, ``register_model``.
@@ -94,8 +95,9 @@ def tune(
         StudyFailed: no trial completed.
         KeyboardInterrupt: after Ctrl-C, with the running trials cancelled and recorded.
     """
-    from sparktf.console import is_quiet
+    from sparktf.console import is_quiet, quiet_python_api
 
+    quiet_python_api()
     t0 = time.perf_counter()
     quiet = is_quiet()
     say: Say = _sayer(show_progress and not quiet)  # sparktf's informational lines

@@ -51,6 +51,7 @@ class TuneConfig:
     label_column: str | None = _setting(None, "--label-column", _DATA)
     image_column: str | None = _setting(None, "--image-column", _DATA)
     feature_columns: list[str] | None = _setting(None, "--feature-columns", _DATA)
+    id_column: str | None = _setting(None, "--id-column", _DATA)
     test_data: str | None = _setting(None, "--test-data", _DATA)
     test_fraction: float | None = _setting(None, "--test-fraction", _DATA)
     image_size: list[int] | None = _setting(None, "--image-size", _DATA)
@@ -164,9 +165,14 @@ class TuneConfig:
             if f.metadata["resume"] is True:
                 allowed[f.name] = str(new) if isinstance(new, Path) else new
             elif new != old:
+                had = (
+                    f"has {old!r}"
+                    if old is not None
+                    else f"was started without {f.metadata['flag']}"
+                )
                 raise ConfigError(
-                    f"{f.metadata['flag']} cannot change on --resume (the study has "
-                    f"{old!r}, got {new!r}): {f.metadata['resume']}"
+                    f"{f.metadata['flag']} cannot change on --resume (the study {had}, got "
+                    f"{new!r}): {f.metadata['resume']}"
                 )
         return replace(self, **allowed)
 

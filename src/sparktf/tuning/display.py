@@ -72,10 +72,8 @@ class Display:
 def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
     """The top trials (a table on stderr, with ``table``), then the counts and the best trial
     on stdout."""
-    from sparktf.console import console
-
     if table:
-        _top_table(res, cfg, console)
+        _top_table(res, cfg)
     counts = ", ".join(f"{n} {state.lower().replace('_', ' ')}" for state, n in res.counts.items())
     print(f"trials: {counts or 'none'}; {res.wall_seconds:.1f}s; run directory {res.run_dir}")
     if res.best_params is not None and res.best_value is not None:
@@ -86,8 +84,10 @@ def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
             print(f"      test error {res.best_metrics['test_error']:.4f} (accuracy {acc:.4f})")
 
 
-def _top_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
+def _top_table(res: TuneResult, cfg: TuneConfig) -> None:
     from rich.table import Table
+
+    from sparktf.console import print_whole
 
     df = res.trials
     done = df[df["state"] == "COMPLETE"] if len(df) else df
@@ -104,7 +104,7 @@ def _top_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
     top = done.sort_values("value", ascending=cfg.direction == "minimize").head(5)
     for _, row in top.iterrows():
         table.add_row(*[_fmt(row[c]) for c in cols])
-    console.print(table)
+    print_whole(table)
 
 
 def _fmt(v: Any) -> str:
