@@ -329,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_stream(args: argparse.Namespace, cfg: Any, stream: Any) -> int:
-    """``--stream``: run until Ctrl-C (exit 130 after a clean stop) or, with
+    """``--stream``: run until Ctrl-C or SIGTERM (exit 130 or 143 after a clean stop) or, with
     ``--available-now``, until what has arrived is predicted."""
     from sparktf.cli import stop_spark
     from sparktf.console import print_always
@@ -350,5 +350,5 @@ def _run_stream(args: argparse.Namespace, cfg: Any, stream: Any) -> int:
             "where it stopped"
         )
         stop_spark()
-        return 130
+        return summary.exit_code
     return 0
