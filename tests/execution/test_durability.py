@@ -46,6 +46,38 @@ def _checkpoint_at(store: Path, trial: int, step: int) -> bool:
     return False
 
 
+def _kill_in_mid_trial(
+    spark: object, objective: object, space: dict, store: Path, run: Path, **settings: object
+) -> object:
+    """Run a one-trial study in a thread of this process (the driver); once trial 0 has a
+    checkpoint after epoch 2, kill the Python workers under it; return the study's result."""
+    import threading
+
+    study: dict[str, object] = {}
+
+    def go() -> None:
+        study["res"] = tune(
+            objective,
+            space,
+            spark=spark,
+            trials=1,
+            pruner="none",
+            out=run,
+            show_progress=False,
+            write_report=False,
+            **settings,
+        )
+
+    driver = threading.Thread(target=go)
+    driver.start()
+    wait_for("a checkpoint after epoch 2", lambda: _checkpoint_at(store, 0, 2), every=0.05)
+    assert _kill_python_workers() >= 1
+    (run.parent / "go").touch()  # a held training loop may go on
+    driver.join(timeout=600)
+    assert "res" in study, "the study did not end"
+    return study["res"]
+
+
 def test_a_killed_worker_s_keras_trial_continues_from_its_checkpoint(spark, tmp_path: Path) -> None:
     from sparktf.datasets import load
     from tests.conftest import make_idx_dataset
@@ -53,29 +85,8 @@ def test_a_killed_worker_s_keras_trial_continues_from_its_checkpoint(spark, tmp_
     data = load("mnist", data_dir=make_idx_dataset(tmp_path / "d", 400, 40), download=False)
     run = tmp_path / "run"
     store = run / "checkpoints"
-    study = {}
-
-    def go() -> None:
-        study["res"] = tune(
-            "mnist_cnn",
-            {"learning_rate": 3e-3, "neurons": 16, "epochs": 6, "batch_size": 8},
-            spark=spark,
-            data=data,
-            trials=1,
-            pruner="none",
-            out=run,
-            show_progress=False,
-            write_report=False,
-        )
-
-    import threading
-
-    worker = threading.Thread(target=go)
-    worker.start()
-    wait_for("a checkpoint after epoch 2", lambda: _checkpoint_at(store, 0, 2), every=0.05)
-    assert _kill_python_workers() >= 1
-    worker.join(timeout=600)
-    res = study["res"]
+    space = {"learning_rate": 3e-3, "neurons": 16, "epochs": 6, "batch_size": 8}
+    res = _kill_in_mid_trial(spark, "mnist_cnn", space, store, run, data=data)
     row = res.trials.iloc[0]
     assert row["state"] == "COMPLETE" and row["attempts"] == 2, row.to_dict()
     assert row["resumed_from_epoch"] >= 2
@@ -90,30 +101,16 @@ def test_a_training_loop_of_its_own_resumes_from_its_checkpoint_in_a_url_store(
 ) -> None:
     log, go = tmp_path / "epochs.log", tmp_path / "go"
     store = tmp_path / "store"
-    study = {}
-
-    def run() -> None:
-        study["res"] = tune(
-            objectives.checkpointed_loop,
-            {"x": 1.0, "epochs": 4, "hold": 2, "log": str(log), "go": str(go)},
-            spark=spark,
-            trials=1,
-            pruner="none",
-            checkpoint_dir=f"file://{store}",
-            out=tmp_path / "run",
-            show_progress=False,
-            write_report=False,
-        )
-
-    import threading
-
-    driver = threading.Thread(target=run)
-    driver.start()
-    wait_for("the loop's checkpoint after epoch 2", lambda: _checkpoint_at(store, 0, 2), every=0.05)
-    assert _kill_python_workers() >= 1
-    go.touch()
-    driver.join(timeout=300)
-    row = study["res"].trials.iloc[0]
+    space = {"x": 1.0, "epochs": 4, "hold": 2, "log": str(log), "go": str(go)}
+    res = _kill_in_mid_trial(
+        spark,
+        objectives.checkpointed_loop,
+        space,
+        store,
+        tmp_path / "run",
+        checkpoint_dir=f"file://{store}",
+    )
+    row = res.trials.iloc[0]
     assert row["state"] == "COMPLETE" and row["value"] == 12.0, row.to_dict()  # 4 epochs x 3
     assert row["attempts"] == 2 and row["resumed_from_epoch"] == 2
     epochs = [line.split()[1] for line in log.read_text().splitlines()]
