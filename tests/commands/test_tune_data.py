@@ -104,6 +104,11 @@ BASE = ["--space", "S"]
             ["--model", "mlp", "--data", "TYPO", "--label-column", "y"],
             r"column 'f1' holds numbers, but row 7 holds 'abc'",
         ),
+        (
+            ["--model", "mlp", "--data", "T", "--label-column", "segment", "--id-column", "no"],
+            r"--id-column 'no' is not a column of --data",
+        ),
+        (["--model", "mlp", "--id-column", "n"], "--id-column describes your own data"),
         (["--model", "cnn", "--data", "ONE"], "found a single class"),
         (["--model", "cnn", "--data", "EMPTY"], "class folder.s. yellow hold no images"),
         (
@@ -210,3 +215,17 @@ def test_cnn_from_the_command_line_then_predict_answers_folder_names(
     folder = preds["id"].str.extract(r"/new/(\w+)/")[0]
     label = preds["top_k"].map(lambda t: json.loads(t)[0]["label"])
     assert len(preds) == 9 and (folder == label).mean() >= 0.8
+    # the same images as a table of paths relative to it (as tune --data takes it)
+    files = sorted(new.glob("*/*.png"))
+    table = pd.DataFrame({"path": [f"{f.parent.name}/{f.name}" for f in files]})
+    table["label"] = [f.parent.name for f in files]
+    table.to_csv(new / "images.csv", index=False)
+    capsys.readouterr()
+    argv = ["predict", "--model", str(run), "--input", str(new / "images.csv")]
+    out2 = tmp_path / "p.parquet"
+    assert main([*argv, "--image-column", "path", "--out", str(out2), *spark_flags]) == 0
+    assert capsys.readouterr().out.startswith("9 rows: 9 ok, 0 failed")
+    rows = pd.read_parquet(out2)
+    assert sorted(rows["id"]) == sorted(table["path"])
+    by_table = rows["top_k"].map(lambda t: t[0]["label"])
+    assert (rows["id"].str.split("/").str[0] == by_table).mean() >= 0.8

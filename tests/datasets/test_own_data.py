@@ -128,6 +128,13 @@ def test_an_id_column_is_not_a_feature_unless_named_as_one(tmp_path: Path) -> No
     assert chosen.feature_names == ("customer_id", "f0")  # --feature-columns wins
 
 
+def test_a_chosen_feature_column_with_a_typo_names_its_row(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "n,f0,f1,y\n" + _ROWS.replace("2.5", "abc"))
+    plan = make_plan(DataOptions(path, label_column="y", feature_columns=("f0", "f1")))
+    with pytest.raises(ConfigError, match=r"column 'f1' holds numbers, but row 6 holds 'abc'"):
+        materialize(plan)
+
+
 @pytest.mark.parametrize(
     ("make", "opts", "message"),
     [

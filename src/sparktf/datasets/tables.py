@@ -113,8 +113,8 @@ def _number(text: str) -> bool:
 
 
 def check_not_numbers(column: Any, name: str, source: str) -> None:
-    """A text column that holds numbers (at least 4 cells in 5) but for a few cells is a
-    numeric column with a typo, not a column of text.
+    """Refuse a column of numbers read as text because of a few non-numeric cells (a typo such
+    as ``abc``): at least 4 of its non-empty cells in 5 are numbers.
 
     Raises:
         ConfigError: such a column; the message names the first bad row and its value.
@@ -190,6 +190,7 @@ def feature_matrix(table: Any, names: list[str], source: str) -> np.ndarray:
     for name in names:
         col = table.column(name)
         if not is_numeric(col.type):
+            check_not_numbers(col, name, source)
             raise ConfigError(
                 f"{source}: feature column {name!r} is not numeric ({col.type}); list only "
                 "numeric columns with --feature-columns (encode categories as numbers first)"

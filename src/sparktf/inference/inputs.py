@@ -393,6 +393,10 @@ def _arrow_kinds(types: dict[str, Any]) -> dict[str, str]:
     return {name: kind(t) for name, t in types.items()}
 
 
+def _table_name(source: str, fmt: str) -> str:
+    return f"{'CSV' if fmt == 'csv' else 'Parquet'} table {source}"
+
+
 def _table_folder(source: str) -> str:
     """The folder that relative image paths in the table ``source`` start from."""
     if _has_scheme(source):
@@ -410,7 +414,7 @@ def table_input(spark: SparkSession, source: str, fmt: str, cfg: PredictConfig) 
         df = spark.read.csv(path, header=True) if fmt == "csv" else spark.read.parquet(path)
     except Exception as exc:
         raise _spark_error(source, exc) from exc
-    description = f"{'CSV' if fmt == 'csv' else 'Parquet'} table {source}"
+    description = _table_name(source, fmt)
     kinds = _spark_kinds(df)
     col = table_image_column(kinds, cfg, description)
     if kinds[col] == "binary":
@@ -433,8 +437,7 @@ def _table_format(text: str) -> str | None:
 
     loc = Location(text)
     if not loc.is_local:
-        kind = "dir" if text.endswith("/") else "file"
-        return table_format(loc, kind) if kind == "file" else None
+        return table_format(loc, "file")  # by its suffix: no listing of remote storage
     p = Path(text).expanduser()
     if not p.exists() or _glob_magic(text):
         return None
@@ -455,7 +458,7 @@ def check_table(source: str, fmt: str, cfg: PredictConfig) -> None:
     loc = Location(source)
     if loc.is_local:
         kinds = _arrow_kinds(columns_of(loc, fmt))
-        table_image_column(kinds, cfg, f"{'CSV' if fmt == 'csv' else 'Parquet'} table {source}")
+        table_image_column(kinds, cfg, _table_name(source, fmt))
 
 
 def idx_input(spark: SparkSession, source: str) -> ImageInput:

@@ -262,6 +262,9 @@ def run_stream(
         ConfigError: a bad input, model or option, before any Spark job.
         SparkTFError: the stream failed.
     """
+    from sparktf.console import quiet_python_api
+
+    quiet_python_api()
     cfg = config or PredictConfig()
     if isinstance(source, (str, Path)):
         stream_format(str(source), cfg)
