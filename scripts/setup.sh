@@ -25,11 +25,20 @@ echo "== installing sparktf and its dependencies into .venv (first time: a few m
 .venv/bin/python -c "from sparktf.spark import find_java; j = find_java(); \
 print(f'== Java {j.version} for Spark, from {j.source}: {j.home}')"
 
-# Real Fashion-MNIST: Debian's package when we may install it; otherwise sparktf downloads it.
-if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
-        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing Debian's dataset-fashion-mnist"
-    (apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
-        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }) \
-        || echo "   (not installed; sparktf will download Fashion-MNIST where a network exists)"
+# System pieces, as root where apt-get exists (CI, containers): the real Fashion-MNIST for the
+# end-to-end tests, and Chromium, which renders the HTML report in a test. Elsewhere sparktf
+# downloads the data on first use, and the browser test says it is skipped and why.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    missing=()
+    [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+        || missing+=(dataset-fashion-mnist)
+    command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+        || missing+=(chromium)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "== installing Debian's ${missing[*]}"
+        (apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 \
+                 && apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; }) \
+            || echo "   (not installed: ${missing[*]}; the tests that need them are skipped)"
+    fi
 fi

@@ -32,8 +32,17 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def start_cli(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
-    """Start ``sparktf ARGS`` in its own process group, output to ``log``."""
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_cli(
+    args: Sequence[str], log: Path, sigint_ignored: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``sparktf ARGS`` in its own process group, output to ``log``; with
+    ``sigint_ignored``, as a shell starts a background job (SIGINT ignored from the start)."""
     with open(log, "wb") as out:
         return subprocess.Popen(
             [*CLI, *args],
@@ -43,6 +52,7 @@ def start_cli(args: Sequence[str], log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # the driver loss test kills the whole group
+            preexec_fn=_ignore_sigint if sigint_ignored else None,
         )
 
 

@@ -19,6 +19,13 @@ def quadratic(params: dict[str, Any], data: Any) -> dict[str, float]:
     return {"value": (x - 2) ** 2, "pid": float(os.getpid())}
 
 
+def tensorflow_square(params: dict[str, Any], data: Any) -> float:
+    """x^2 computed by TensorFlow (imported in the executor's Python worker)."""
+    import tensorflow as tf
+
+    return float(tf.square(tf.constant(float(params["x"]))).numpy())
+
+
 def log_and_sleep(params: dict[str, Any], data: dict[str, str]) -> float:
     """Append the params to a log; sleep long while the 'slow' flag file exists."""
     with open(data["log"], "a") as fh:
@@ -97,8 +104,10 @@ def quadratic_where(params: dict[str, Any], data: Any) -> dict[str, float]:
 
 
 def sleep_and_return(params: dict[str, Any], data: Any) -> float:
-    """Sleeps ``params['sleep']`` seconds (default 3) and returns x; logs ``start X WORKER`` and
-    ``end X WORKER`` lines to ``params['log']`` when given (fault tests count the attempts)."""
+    """Sleeps ``params['sleep']`` seconds (default 3), or with ``params['gate']`` (a folder)
+    waits until the test opens this trial's gate (the file ``GATE/X``), and returns x; logs
+    ``start X WORKER`` and ``end X WORKER`` lines to ``params['log']`` when given (fault tests
+    count the attempts)."""
     x = float(params["x"])
     log = params.get("log")
 
@@ -108,7 +117,13 @@ def sleep_and_return(params: dict[str, Any], data: Any) -> float:
                 fh.write(f"{what} {x!r} {_worker_index()}\n")
 
     note("start")
-    time.sleep(float(params.get("sleep", 3.0)))
+    if params.get("gate"):
+        gate = Path(params["gate"]) / repr(x)
+        give_up = time.monotonic() + 600
+        while not gate.exists() and time.monotonic() < give_up:
+            time.sleep(0.05)
+    else:
+        time.sleep(float(params.get("sleep", 3.0)))
     note("end")
     return x
 
@@ -139,3 +154,27 @@ def hold_slot(flag: str, seconds: float) -> Any:
         yield from ()
 
     return run
+
+
+def checkpointed_loop(params: dict[str, Any], data: Any = None) -> float:
+    """A training loop of its own with checkpoints: ``w`` grows by x per epoch; each epoch
+    trained is logged (``epoch N PID``) to ``params['log']``; waits ``params['sleep']`` per
+    epoch and, after ``params['hold']`` epochs, until the file ``params['go']`` exists (a test
+    kills its worker or driver meanwhile)."""
+    import numpy as np
+
+    from sparktf.trial import get_checkpoint, save_checkpoint
+
+    ckpt = get_checkpoint()
+    w = ckpt.arrays["w"] if ckpt else np.zeros(3)
+    start = ckpt.step + 1 if ckpt else 1
+    for epoch in range(start, int(params["epochs"]) + 1):
+        w = w + float(params["x"])
+        time.sleep(float(params.get("sleep", 0.0)))
+        with open(params["log"], "a") as fh:
+            fh.write(f"epoch {epoch} {os.getpid()}\n")
+        report(epoch, float(w.sum()))
+        save_checkpoint(epoch, {"w": w}, meta={"note": "mine"})
+        while epoch >= int(params.get("hold", 10**9)) and not Path(params["go"]).exists():
+            time.sleep(0.05)
+    return float(w.sum())

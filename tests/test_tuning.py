@@ -496,3 +496,22 @@ def test_a_keras_trial_judged_at_its_last_epoch_completes(spark, tmp_path: Path)
     res = _good_then_bad_cnn(spark, tmp_path, 200, epochs=1, trials=2)
     assert res.counts == {"COMPLETE": 2}
     assert res.trials["test_error"].notna().all()
+
+
+def test_the_summary_table_keeps_long_names_whole_in_a_log(
+    spark, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    space = {
+        "x": sparktf.uniform(0, 1),
+        **{
+            f"a_rather_long_setting_name_{i}": sparktf.uniform(1000 + i, 1000.1 + i)
+            for i in range(6)
+        },
+    }
+    capsys.readouterr()
+    _run(spark, objectives.quadratic, space, tmp_path, trials=2, show_progress=True)
+    err = capsys.readouterr().err  # not a terminal: a log's width is not 80 columns
+    for i in range(6):
+        assert f"a_rather_long_setting_name_{i}" in err, err
+        assert str(1000 + i) in err
+    assert "…" not in err, err

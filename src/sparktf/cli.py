@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import signal
 import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from typing import Any, ClassVar
 from sparktf import __version__
 from sparktf.errors import SparkTFError
 
-COMMANDS = ("cluster", "data", "demo", "predict", "report", "tune")
+COMMANDS = ("cluster", "data", "demo", "doctor", "predict", "report", "tune")
 
 # (flag, dest, help) of the output flags every parser accepts
 OUTPUT_FLAGS = (
@@ -102,16 +103,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_output(verbose=verbose, quiet=quiet)
     if not verbose:
         divert_native_stderr()
+    from sparktf.signals import Stopped, exit_code, orderly_stop
+
     try:
-        apply_spark_options(args)
-        code: int = args.func(args)
+        with orderly_stop():  # SIGTERM and SIGHUP stop the command as Ctrl-C does
+            apply_spark_options(args)
+            code: int = args.func(args)
     except SparkTFError as exc:
         print_error(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
-        stop_spark()
-        print_always("[bold yellow]interrupted[/]")
-        return 130
+    except KeyboardInterrupt as exc:
+        with orderly_stop():  # a second signal now ends the process at once
+            stop_spark()
+        name = (
+            f" ({exc.args[0]})" if isinstance(exc, Stopped) and exc.signum != signal.SIGINT else ""
+        )
+        print_always(f"[bold yellow]interrupted{name}[/]")
+        return exit_code(exc)
     return code
 
 

@@ -58,8 +58,9 @@ def connect_command(master: str, port: int, conf: dict[str, str] | None = None) 
     return [*args, "spark-internal"]
 
 
-def connect_env() -> dict[str, str]:
-    """The server's environment: Java, this Spark, and Python workers running this Python."""
+def connect_env(python: str | None = None) -> dict[str, str]:
+    """The server's environment: Java, this Spark, and Python workers running ``python``
+    (default: this Python, which has sparktf)."""
     from sparktf.spark import find_java
 
     env = dict(os.environ)
@@ -67,7 +68,7 @@ def connect_env() -> dict[str, str]:
         {
             "JAVA_HOME": str(find_java().home),
             "SPARK_HOME": str(spark_home()),
-            "PYSPARK_PYTHON": sys.executable,  # executors' Python workers import sparktf
+            "PYSPARK_PYTHON": python or sys.executable,  # executors' Python workers
         }
     )
     for var in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_MASTER"):
@@ -124,9 +125,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def local_connect_server(
-    master: str = "local[2]", log: str | Path | None = None, timeout: float = 120.0
+    master: str = "local[2]",
+    log: str | Path | None = None,
+    timeout: float = 120.0,
+    python: str | None = None,
 ) -> Iterator[str]:
     """Run a Spark Connect server on ``master`` for the block; yields its ``sc://`` URL.
+    Its executors' Python workers run ``python`` (default: this Python).
 
     The server runs in its own process group, which ends (with its executors' Python workers)
     when the block does.
@@ -140,7 +145,7 @@ def local_connect_server(
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=connect_env(),
+            env=connect_env(python),
             start_new_session=True,
         )
     try:

@@ -121,13 +121,78 @@ def silence_libraries(worker: bool = True) -> None:
     """
     if worker and os.environ.get(VERBOSE_ENV):
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_ENV["TF_CPP_MIN_LOG_LEVEL"])
+    quiet_tensorflow_environment()
+    if worker:
+        quiet_tensorflow_import()
     warnings.simplefilter("ignore")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     for name in SILENT_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     quiet_optuna()
+
+
+def quiet_tensorflow_environment() -> None:
+    """Ask TensorFlow and gRPC, through their environment variables, to leave out their C++
+    INFO and WARNING lines; only before TensorFlow's first import (later they are read no
+    more), and only where this process has not set them itself."""
+    if "tensorflow" in sys.modules:
+        return
+    for var in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY"):
+        os.environ.setdefault(var, QUIET_ENV[var])
+
+
+def quiet_python_api() -> None:
+    """What the Python API (``sparktf.tune``, ``sparktf.predict``) silences in the user's
+    process, unless verbose (:func:`configure_output`): Optuna's INFO lines, and TensorFlow's
+    C++ start-up lines that its environment variables reach (set before sparktf first imports
+    TensorFlow, unless the program set them). The process's file descriptors, its Python
+    warnings and the levels of its other loggers are left to the program."""
+    if _level.verbose:
+        return
+    quiet_tensorflow_environment()
+    quiet_optuna()
+
+
+def quiet_tensorflow_import() -> None:
+    """In an executor's Python worker (never in the driver, the user's process): import
+    TensorFlow, when something first imports it, with file descriptor 2 sent to a scratch
+    file. TensorFlow 2.x writes absl's ``All log messages before absl::InitializeLog()`` and
+    ``oneDNN custom operations are on`` lines as its libraries load, before it reads
+    ``TF_CPP_MIN_LOG_LEVEL``; what the import wrote comes back on stderr if it fails."""
+    if "tensorflow" in sys.modules or not _in_spark_task():
+        return
+    after_import("tensorflow", lambda module: None, around=_stderr_to_scratch)
+
+
+def _in_spark_task() -> bool:
+    """True in a Python worker that runs a Spark task (not in the driver)."""
+    if "pyspark" not in sys.modules:
+        return False
+    from pyspark import TaskContext
+
+    return TaskContext.get() is not None
+
+
+@contextlib.contextmanager
+def _stderr_to_scratch() -> Any:
+    """File descriptor 2 goes to a scratch file inside the block; replayed on an error."""
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    saved = os.dup(2)
+    scratch = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    os.dup2(scratch.fileno(), 2)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if failed:
+            scratch.seek(0)
+            os.write(2, scratch.read()[-16384:])
+        scratch.close()
 
 
 def quiet_optuna() -> None:
@@ -143,11 +208,18 @@ def _quiet_optuna(optuna: ModuleType) -> None:
 
 
 class _AfterImport(MetaPathFinder):
-    """Finds nothing itself: hooks ``then`` onto the loading of one module."""
+    """Finds nothing itself: hooks ``then`` onto the loading of one module (and runs the
+    loading inside the context manager ``around`` when given)."""
 
-    def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
+    def __init__(
+        self,
+        name: str,
+        then: Callable[[ModuleType], None],
+        around: Callable[[], Any] = contextlib.nullcontext,
+    ) -> None:
         self.name = name
         self.then = then
+        self.around = around
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
         if fullname != self.name:
@@ -159,25 +231,31 @@ class _AfterImport(MetaPathFinder):
         if loader is None:
             return spec
         load = loader.exec_module
-        then = self.then
+        then, around = self.then, self.around
 
         def exec_module(module: ModuleType) -> None:
-            load(module)
+            with around():
+                load(module)
             then(module)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
 
-def after_import(name: str, then: Callable[[ModuleType], None]) -> None:
+def after_import(
+    name: str,
+    then: Callable[[ModuleType], None],
+    around: Callable[[], Any] = contextlib.nullcontext,
+) -> None:
     """Call ``then(module)`` now if the module ``name`` is imported, else right after its first
-    import (so that an expensive library is configured without importing it early)."""
+    import (so that an expensive library is configured without importing it early); that
+    import runs inside the context manager ``around``."""
     module = sys.modules.get(name)
     if module is not None:
         then(module)
         return
     if not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterImport(name, then))
+        sys.meta_path.insert(0, _AfterImport(name, then, around))
 
 
 def divert_native_stderr() -> bool:
@@ -236,6 +314,23 @@ def print_always(message: str | Text) -> None:
         console.print(message, soft_wrap=True)
     finally:
         console.quiet = quiet
+
+
+def print_whole(renderable: Any) -> None:
+    """Print ``renderable`` (a table) on stderr; in a log or a pipe, which has no width of its
+    own, at its natural width, so that no column is squeezed and no name cut (``dense_un…``)."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    from rich.measure import Measurement
+
+    wide = console.options.update_width(100_000)
+    width = console.width
+    console.width = max(width, Measurement.get(console, wide, renderable).maximum)
+    try:
+        console.print(renderable)
+    finally:
+        console.width = width
 
 
 def print_error(message: str) -> None:

@@ -51,6 +51,17 @@ def fetch_async(spark: Any, rdd: Any, job: Any, name: str) -> list[Any]:
         return list(stream)
 
 
+def quiet_accumulator_server(sc: Any) -> None:
+    """Keep the driver's accumulator server from printing a traceback when the JVM goes away
+    under it (a SIGTERM sent to the whole process group stops the JVM first): pyspark's
+    server prints every broken connection to ``sys.stderr``. Fallback: nothing changes."""
+    server = getattr(type(sc), "_accumulatorServer", None) or getattr(
+        sc, "_accumulatorServer", None
+    )
+    if server is not None and hasattr(server, "handle_error"):
+        server.handle_error = lambda request, client_address: None
+
+
 def active_spark_context() -> Any:
     """This process's running SparkContext, or ``None`` (also under Spark Connect)."""
     from pyspark import SparkContext

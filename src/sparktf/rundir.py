@@ -12,6 +12,7 @@ Layout::
                         best/ is a copy of the one --select chose
       report.html, *.png  written by ``sparktf report``
       mlflow.json       the study's MLflow parent run (tracking URI, experiment, run id), --mlflow
+      checkpoints/<study>/trial-N/  running trials' latest checkpoints (the default store)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ BEST_METRICS = "metrics.json"
 PREPROCESSING = "preprocessing.json"
 MLFLOW_RUN = "mlflow.json"
 TRIALS = "trials"
+CHECKPOINTS = "checkpoints"
 
 # trials.csv's columns: sparktf.search.record.COLUMNS, then params_*, then the metrics.
 
@@ -66,6 +68,11 @@ class RunDir:
     @property
     def mlflow_run(self) -> Path:
         return self.path / MLFLOW_RUN
+
+    @property
+    def checkpoints(self) -> Path:
+        """The default checkpoint store of the study's trials."""
+        return self.path / CHECKPOINTS
 
     @property
     def sqlite_url(self) -> str:

@@ -137,6 +137,20 @@ def is_loopback_master(master: str) -> bool:
     return all(h in ("127.0.0.1", "localhost") for h in hosts)
 
 
+def executors_on_this_machine(spark: Any, remote: str | None = None) -> bool:
+    """True when the session's executors run on this machine (a local master, a standalone
+    cluster on the loopback, or a Spark Connect server on the loopback with such a master), so
+    that they can write to this machine's folders."""
+    master = master_of(spark)
+    if is_connect(spark):
+        remote = remote or os.environ.get("SPARK_REMOTE", "")
+        host = connect_endpoint(remote)[0] if remote.startswith("sc://") else ""
+        if host not in ("localhost", "127.0.0.1", "::1"):
+            return False
+        master = master.removeprefix("Spark Connect (").removesuffix(")")
+    return is_local_master(master) or is_loopback_master(master)
+
+
 def local_slots(master: str) -> int | None:
     """Number of task slots of a ``local[N]`` master (``None`` for other masters)."""
     if master == "local":
@@ -300,7 +314,10 @@ def session(
             + "Check that the master is reachable and that its Spark version matches pyspark's."
         ) from exc
     if quiet and not is_connect(spark):
+        from sparktf.pyspark_compat import quiet_accumulator_server
+
         spark.sparkContext.setLogLevel("ERROR")
+        quiet_accumulator_server(spark.sparkContext)
     return spark
 
 

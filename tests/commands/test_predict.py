@@ -141,8 +141,10 @@ def test_without_out_rows_are_printed(
         ]
     )
     assert code == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 13  # 12 rows and the summary
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 12  # the rows only: the summary is on stderr, not among them
+    assert captured.err.strip().splitlines()[-1].startswith("12 rows: ")
     assert any("bomb.png\terror: image_too_large: " in ln for ln in lines)
     ok = next(ln for ln in lines if "gray.png" in ln)
     label, prob = ok.split("\t")[1].split(", ")[0].split(" ")
@@ -230,9 +232,10 @@ def test_printed_rows_are_counted_in_the_summary(
     (tmp_path / "truncated.png").write_bytes(png[: len(png) // 2])
     argv = ["predict", "--model", str(model), "--input", str(tmp_path), "--no-progress"]
     assert main(argv) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 7
-    rows, summary = lines[:6], lines[6]
+    captured = capsys.readouterr()
+    rows = captured.out.strip().splitlines()
+    assert len(rows) == 6
+    summary = captured.err.strip().splitlines()[-1]
     assert sum("\terror: " in ln for ln in rows) == 3
     assert summary.startswith(
         "6 rows: 3 ok, 3 failed (corrupt_image 1, empty_file 1, not_an_image 1); "
@@ -368,3 +371,13 @@ def test_ctrl_c_stops_a_stream_and_a_restart_loses_and_repeats_nothing(
     assert len(ids) == len(set(ids)) == 11  # no file twice
     assert set(ids) == {p.name for p in first} | {f"later-{p.name}" for p in later}
     assert all(r.error is None for r in rows)
+
+
+def test_a_table_without_an_image_column_exits_2_naming_its_columns(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    pd.DataFrame({"customer": ["x", "y"], "size": [1, 2]}).to_csv(tmp_path / "t.csv", index=False)
+    argv = ["predict", "--model", str(model), "--input", str(tmp_path / "t.csv")]
+    assert main([*argv, "--master", UNREACHABLE]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "(columns: customer string, size int64)" in err and "--image-column" in err

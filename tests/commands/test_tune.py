@@ -48,6 +48,19 @@ def space_file(tmp_path: Path) -> Path:
         (["--model", "mnist_cnn", "--space", "S", "--master", "bogus"], "invalid Spark master"),
         (["--model", "mnist_cnn", "--space", "S", "--channel-address", "x"], "must be HOST:PORT"),
         (["--model", "mnist_cnn", "--space", "S", "--min-epochs", "0"], "--min-epochs must be"),
+        (
+            ["--model", "mnist_cnn", "--space", "S", "--checkpoint-dir", "ftp://h/c"],
+            "unknown filesystem 'ftp'",
+        ),
+        (
+            ["--model", "mnist_cnn", "--space", "S", "--checkpoint-dir", "c", "--no-checkpoints"],
+            "--checkpoint-dir and --no-checkpoints exclude each other",
+        ),
+        (
+            ["--model", "mnist_cnn", "--space", "S", "--checkpoint-every", "0"],
+            r"--checkpoint-every must be at least 1 \(epochs\)",
+        ),
+        (["--model", "mnist_cnn", "--space", "S", "--max-failures", "-1"], "--max-failures must"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(

@@ -23,7 +23,19 @@ def files(tmp_path: Path) -> dict[str, Path]:
     feature_frame(30).to_csv(tmp_path / "t.csv", index=False)
     space = tmp_path / "space.yaml"
     space.write_text("epochs: 1\n")
-    return {"P": photos, "ONE": one, "EMPTY": empty, "T": tmp_path / "t.csv", "S": space}
+    rows = [f"{i},{i % 3},{i * 0.5},{'yes' if i % 2 else 'no'}" for i in range(12)]
+    (tmp_path / "nolabel.csv").write_text("n,f0,f1,y\n" + "\n".join([*rows, "12,1,2.5,"]))
+    rows[6] = "6,0,abc,no"
+    (tmp_path / "typo.csv").write_text("n,f0,f1,y\n" + "\n".join(rows))
+    return {
+        "P": photos,
+        "ONE": one,
+        "EMPTY": empty,
+        "T": tmp_path / "t.csv",
+        "S": space,
+        "NOLABEL": tmp_path / "nolabel.csv",
+        "TYPO": tmp_path / "typo.csv",
+    }
 
 
 BASE = ["--space", "S"]
@@ -62,7 +74,7 @@ BASE = ["--space", "S"]
         ),
         (
             ["--model", "mlp", "--data", "P"],
-            "is a class folders, but model 'mlp' trains on features",
+            "is a folder of class subfolders, but model 'mlp' trains on features",
         ),
         (["--model", "mlp"], "model 'mlp' trains on tables of numeric features"),
         (
@@ -84,6 +96,19 @@ BASE = ["--space", "S"]
             ],
             "feature column 'customer_id' is not numeric",
         ),
+        (
+            ["--model", "mlp", "--data", "NOLABEL", "--label-column", "y"],
+            r"1 of 13 rows have no 'y' label \(row 13, counting data rows from 1\)",
+        ),
+        (
+            ["--model", "mlp", "--data", "TYPO", "--label-column", "y"],
+            r"column 'f1' holds numbers, but row 7 holds 'abc'",
+        ),
+        (
+            ["--model", "mlp", "--data", "T", "--label-column", "segment", "--id-column", "no"],
+            r"--id-column 'no' is not a column of --data",
+        ),
+        (["--model", "mlp", "--id-column", "n"], "--id-column describes your own data"),
         (["--model", "cnn", "--data", "ONE"], "found a single class"),
         (["--model", "cnn", "--data", "EMPTY"], "class folder.s. yellow hold no images"),
         (
@@ -190,3 +215,17 @@ def test_cnn_from_the_command_line_then_predict_answers_folder_names(
     folder = preds["id"].str.extract(r"/new/(\w+)/")[0]
     label = preds["top_k"].map(lambda t: json.loads(t)[0]["label"])
     assert len(preds) == 9 and (folder == label).mean() >= 0.8
+    # the same images as a table of paths relative to it (as tune --data takes it)
+    files = sorted(new.glob("*/*.png"))
+    table = pd.DataFrame({"path": [f"{f.parent.name}/{f.name}" for f in files]})
+    table["label"] = [f.parent.name for f in files]
+    table.to_csv(new / "images.csv", index=False)
+    capsys.readouterr()
+    argv = ["predict", "--model", str(run), "--input", str(new / "images.csv")]
+    out2 = tmp_path / "p.parquet"
+    assert main([*argv, "--image-column", "path", "--out", str(out2), *spark_flags]) == 0
+    assert capsys.readouterr().out.startswith("9 rows: 9 ok, 0 failed")
+    rows = pd.read_parquet(out2)
+    assert sorted(rows["id"]) == sorted(table["path"])
+    by_table = rows["top_k"].map(lambda t: t[0]["label"])
+    assert (rows["id"].str.split("/").str[0] == by_table).mean() >= 0.8

@@ -82,6 +82,59 @@ def _table(tmp_path: Path, **columns: list[object]) -> str:
     return str(path)
 
 
+def _csv(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    return str(path)
+
+
+_ROWS = "".join(f"{i},{i % 2},{i * 0.5},{'yes' if i % 2 else 'no'}\n" for i in range(8))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (  # an empty label cell is a missing label, not a class named ""
+            "id,f0,f1,y\n" + _ROWS.replace(",no\n", ",\n", 1),
+            r"1 of 8 rows have no 'y' label \(row 1, counting data rows from 1\)",
+        ),
+        (
+            "id,f0,f1,y\n" + _ROWS.replace(",0,0.0,", ",0,,", 1) + "9,1,2.0, \n",
+            r"1 of 9 rows have no 'y' label \(row 9,",
+        ),
+        (  # one typo in a numeric column refuses it instead of dropping the feature
+            "id,f0,f1,y\n" + _ROWS.replace("1.5", "abc"),
+            r"column 'f1' holds numbers, but row 4 holds 'abc'",
+        ),
+    ],
+)
+def test_a_csv_with_a_missing_label_or_a_non_numeric_cell_is_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_plan(DataOptions(_csv(tmp_path, text), label_column="y"))
+
+
+def test_an_id_column_is_not_a_feature_unless_named_as_one(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "customer_id,f0,f1,y\n" + _ROWS)
+    plan = make_plan(DataOptions(path, label_column="y"))
+    assert plan.feature_names == ("f0", "f1")
+    assert "feature columns: f0, f1" in plan.notes
+    assert any("customer_id (an id: unique on every row)" in n for n in plan.notes)
+    given = make_plan(DataOptions(path, label_column="y", id_column="f0"))
+    assert given.feature_names == ("f1",)
+    assert any("f0 (an id: --id-column)" in n for n in given.notes)
+    chosen = make_plan(DataOptions(path, label_column="y", feature_columns=("customer_id", "f0")))
+    assert chosen.feature_names == ("customer_id", "f0")  # --feature-columns wins
+
+
+def test_a_chosen_feature_column_with_a_typo_names_its_row(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "n,f0,f1,y\n" + _ROWS.replace("2.5", "abc"))
+    plan = make_plan(DataOptions(path, label_column="y", feature_columns=("f0", "f1")))
+    with pytest.raises(ConfigError, match=r"column 'f1' holds numbers, but row 6 holds 'abc'"):
+        materialize(plan)
+
+
 @pytest.mark.parametrize(
     ("make", "opts", "message"),
     [

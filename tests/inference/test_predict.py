@@ -4,6 +4,7 @@ one row per input whatever is wrong with it, every input form."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,88 @@ def test_empty_folder_is_refused_before_the_model_is_loaded(spark: Any, tmp_path
     with pytest.raises(ConfigError, match=r"input folder .*inbox holds no image files"):
         predict(tmp_path / "inbox", tmp_path / "missing.keras", spark=spark)
     assert len(spark.sparkContext.statusTracker().getJobIdsForGroup(None)) == jobs
+
+
+def _path_table(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """``data/images.csv`` with a ``path`` column (relative, absolute and missing files) and a
+    ``label`` column, as ``tune --data`` takes it; and a Parquet copy."""
+    import pandas as pd
+
+    data = tmp_path / "data"
+    (data / "imgs").mkdir(parents=True)
+    rel = []
+    for i in range(4):
+        (data / "imgs" / f"{i}.png").write_bytes(encode(photo(28, 28, seed=i)[:, :, 0], "PNG"))
+        rel.append(f"imgs/{i}.png")
+    absolute = str(data / "imgs" / "3.png")
+    table = pd.DataFrame(
+        {"path": [*rel[:3], absolute, "imgs/gone.png"], "label": ["a", "b", "a", "b", "a"]}
+    )
+    table.to_csv(data / "images.csv", index=False)
+    table.to_parquet(data / "images.parquet")
+    return data, data / "images.csv", data / "images.parquet"
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_table_of_image_paths_is_read_row_by_row_not_decoded_as_an_image(
+    spark: Any, tmp_path: Path, gray_model_path: Path, keras_gray: Any, suffix: str
+) -> None:
+    data, csv, parquet = _path_table(tmp_path)
+    source = csv if suffix == "csv" else parquet
+    summary = run_predict(
+        str(source),
+        gray_model_path,
+        str(tmp_path / "p.parquet"),
+        PredictConfig(image_column="path", probabilities=True),
+        spark=spark,
+        progress=False,
+    )
+    assert (summary.rows, summary.ok, summary.failed) == (5, 4, {"missing_input": 1})
+    import pandas as pd
+
+    rows = pd.read_parquet(tmp_path / "p.parquet").set_index("id")
+    assert sorted(rows.index) == sorted(
+        ["imgs/0.png", "imgs/1.png", "imgs/2.png", str(data / "imgs" / "3.png"), "imgs/gone.png"]
+    )
+    assert rows.loc["imgs/gone.png", "error"].startswith("missing_input: no such file")
+    pic = photo(28, 28, seed=1)[:, :, 0]
+    expected = np.asarray(keras_gray.predict(pic[None, ..., None] / 255.0, verbose=0))[0]
+    np.testing.assert_allclose(
+        rows.loc["imgs/1.png", "probabilities"], expected, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_a_table_without_an_image_column_is_refused_naming_its_columns(
+    tmp_path: Path, gray_model_path: Path
+) -> None:
+    import pandas as pd
+
+    pd.DataFrame({"name": ["x", "y"], "size": [1, 2]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ConfigError, match=r"--image-column \(columns: name string, size int64\)"):
+        predict(str(tmp_path / "t.csv"), gray_model_path)  # refused before Spark starts
+
+
+def test_progress_never_claims_a_total_that_grows(
+    spark: Any,
+    good_images: Path,
+    gray_model_path: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every change of the display becomes a line (in a log it is a line every few seconds)
+    from sparktf import console
+
+    monkeypatch.setattr(
+        console, "progress", lambda transient=False: console.PlainProgress(console.console, 0.05)
+    )
+    spark.conf.set("spark.sql.adaptive.enabled", "true")  # stages submitted one by one
+    capsys.readouterr()
+    summary = run_predict(
+        str(good_images), gray_model_path, str(tmp_path / "p.parquet"), spark=spark
+    )
+    assert summary.rows == len(list(good_images.iterdir()))
+    lines = re.findall(r"^predict: (\d+)(/\d+)?, ", capsys.readouterr().err, re.M)
+    assert lines, "no progress line"
+    done = [int(d) for d, _ in lines]
+    assert done == sorted(done) and all(not total for _, total in lines), lines

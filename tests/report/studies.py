@@ -9,6 +9,8 @@ from typing import Any
 
 import optuna
 
+from sparktf.search import record
+
 SPACE = {
     "neurons": {"type": "choice", "values": [64, 256, 1024]},
     "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1e-1},
@@ -59,9 +61,11 @@ def make_study(
     pruner: str = "asha",
     seed: int = 0,
     with_lr: bool = True,
+    interrupted: int = 0,
 ) -> Path:
     """A run directory holding a real SQLite Optuna study with completed, pruned and failed
-    trials, intermediate values and the user attributes ``sparktf tune`` records."""
+    trials, intermediate values and the user attributes ``sparktf tune`` records; then
+    ``interrupted`` trials that a stopped driver left (as ``--resume`` marks them)."""
     write_config(run, sampler=sampler, pruner=pruner, trials=complete + pruned + failed)
     if not with_lr:
         cfg = json.loads((run / "config.json").read_text())
@@ -105,13 +109,15 @@ def make_study(
         attrs: dict[str, Any] = {
             "worker_host": "127.0.0.1",
             "worker_pid": 4000 + int(worker[1]),
-            "attempts": 2 if kind == "FAIL" else 1,
+            "attempts": 2 if kind == "FAIL" or number == 1 else 1,
             "run_start": start,
             "run_end": start + duration,
             "compute_s": duration - 0.2,
             "epochs_completed": epochs,
             "params": dict(trial.params, epochs=4),
         }
+        if number == 1:  # continued from its checkpoint after a lost worker
+            attrs["resumed_from_epoch"] = 2
         if kind == "COMPLETE":
             metrics = (
                 {
@@ -138,6 +144,15 @@ def make_study(
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    for _ in range(interrupted):
+        trial = study.ask()
+        params = {"neurons": trial.suggest_categorical("neurons", [64, 256, 1024]), "epochs": 4}
+        attrs = record.encode(
+            interrupted=True, error="interrupted: the driver stopped while it was running"
+        )
+        for key, value in {**attrs, "params": dict(trial.params, **params)}.items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
     optuna.copy_study(
         from_study_name="sparktf",
         from_storage=study._storage,

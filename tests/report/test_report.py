@@ -108,6 +108,19 @@ def test_pruned_and_failed_trials_are_shown_as_such(report_html: Path) -> None:
     assert html.count('class="state-PRUNED"') == 3 and html.count('class="state-FAILED"') == 2
 
 
+def test_a_trial_continued_from_its_checkpoint_says_from_which_epoch(report_html: Path) -> None:
+    import re
+
+    html = report_html.read_text()
+    table = html[html.index(">resumed from epoch<") :]
+    table = table[: table.index("</table>")]
+    headers_before = html[: html.index(">resumed from epoch<")]
+    col = len(re.findall(r"<th[ >]", headers_before[headers_before.rindex("<table") :]))
+    rows = [re.findall(r"<td[^>]*>(.*?)</td>", r, re.S) for r in table.split("<tr")[1:]]
+    resumed = {r[0]: r[col] for r in rows if r and r[col].strip()}
+    assert resumed == {"1": "2"}, resumed
+
+
 def test_sensitivity_plots_test_error_one_line_per_neurons(study_dir: Path) -> None:
     from sparktf.report import plots
     from sparktf.report.data import load
@@ -256,3 +269,20 @@ def test_compare_refuses_different_goals_and_single_study(study_dir: Path, tmp_p
         compare([study_dir, other], tmp_path / "cmp")
     with pytest.raises(ConfigError, match="at least two"):
         compare([study_dir], tmp_path / "cmp")
+
+
+def test_a_resumed_study_names_its_interrupted_trials_and_shows_fixed_settings_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from sparktf.cli import main
+
+    run = make_study(tmp_path / "run", complete=4, pruned=0, failed=0, interrupted=3)
+    assert main(["report", str(run)]) == 0
+    html = run / "report.html"
+    assert capsys.readouterr().out.strip() == str(html)
+    text = " ".join(_parse(html).text)
+    assert "7: 4 complete, 0 pruned, 0 failed, 3 interrupted" in text
+    assert "running/waiting" not in text
+    assert "same in every trial epochs=4" in text
+    headers = [h for h in html.read_text().split("<th>")[1:] if h.startswith("epochs")]
+    assert [h.split("</th>")[0] for h in headers] == ["epochs run"] * 2  # top and all trials

@@ -72,6 +72,8 @@ def test_resume_changes_only_what_may_change_and_says_why(tmp_path: Path) -> Non
         saved.resumed({"sampler": "random"})
     with pytest.raises(ConfigError, match=r"--val-fraction cannot change .*other data"):
         saved.resumed({"val_fraction": 0.2})
+    with pytest.raises(ConfigError, match=r"the study was started without --seed, got 5\)"):
+        saved.resumed({"seed": 5})  # not "the study has None"
     assert {"--trials", "--timeout", "--master", "--channel-address"} <= set(resumable())
     assert "--sampler" not in resumable()
 

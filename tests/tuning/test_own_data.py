@@ -88,6 +88,45 @@ def test_mlp_on_a_table_standardises_and_predict_keeps_the_id(spark, tmp_path: P
         run_predict(str(tmp_path / "lacks.parquet"), run, None, spark=spark)
 
 
+def test_an_id_column_is_no_feature_said_before_training_and_is_predicts_row_id(
+    spark, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    label = np.arange(40) % 2
+    table = pd.DataFrame({"customer_id": np.arange(1000, 1040)})
+    for i in range(5):
+        table[f"f{i}"] = rng.normal(0, 1, 40) + (3 * label if i == 0 else 0)
+    table["label_str"] = np.array(["no", "yes"])[label]
+    table.to_csv(tmp_path / "c.csv", index=False)
+    run = tmp_path / "run"
+    data = str(tmp_path / "c.csv")
+    _tune(
+        spark,
+        "mlp",
+        {"epochs": 1},
+        run,
+        data=data,
+        label_column="label_str",
+        trials=1,
+        show_progress=True,
+    )
+    err = " ".join(capsys.readouterr().err.split())
+    assert "feature columns: f0, f1, f2, f3, f4" in err
+    assert "customer_id (an id: unique on every row)" in err
+    prep = json.loads((run / "best" / "preprocessing.json").read_text())
+    assert prep["feature_columns"] == ["f0", "f1", "f2", "f3", "f4"]
+    new = table.head(5).drop(columns=["label_str"])
+    new.loc[2, "f3"] = None  # an empty feature cell: that row's error, counted by its reason
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "p.json"
+    summary = run_predict(str(tmp_path / "new.csv"), run, str(out), spark=spark, progress=False)
+    assert (summary.rows, summary.ok, summary.failed) == (5, 4, {"missing_value": 1})
+    got = pd.read_json(out, lines=True, dtype={"id": str})
+    assert sorted(got["id"]) == [str(i) for i in range(1000, 1005)]
+
+
 def test_image_table_read_from_path_by_the_executors(spark, tmp_path: Path) -> None:
     table = image_table(tmp_path / "images.parquet", per_class=30)
     res = _tune(

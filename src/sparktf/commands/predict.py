@@ -103,18 +103,27 @@ def _input_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument(
         "--input",
         help="image directory (searched recursively for .jpg/.png/...), glob such as "
-        "'images/**/*.png' (quote it), Parquet table with an image-bytes column, or an "
-        "MNIST-format IDX image file",
+        "'images/**/*.png' (quote it), a CSV or Parquet table with an image column (bytes or "
+        "paths, as 'tune --data' takes), or an MNIST-format IDX image file",
     )
     src.add_argument("--urls", help="text file of http(s) image URLs, one per line")
     i.add_argument(
         "--input-format",
-        choices=("auto", "files", "parquet", "idx"),
+        choices=("auto", "files", "parquet", "csv", "idx"),
         default="auto",
         help="how to read --input (default: auto, by its form)",
     )
-    i.add_argument("--image-column", help="Parquet: the column of encoded image bytes")
-    i.add_argument("--id-column", help="Parquet: the column copied to the output's id")
+    i.add_argument(
+        "--image-column",
+        help="table: the column of encoded image bytes or of image paths (relative to the "
+        "table's folder, or absolute); default: the one binary column, else a column named "
+        "path, image, file or filename",
+    )
+    i.add_argument(
+        "--id-column",
+        help="table: the column copied to the output's id (default: id, path, ... when "
+        "present; a table model: a column named id or *_id)",
+    )
 
 
 def _preprocessing_arguments(p: argparse.ArgumentParser) -> None:
@@ -321,12 +330,17 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         conf=dict(args.conf) if args.conf else None,
     )
-    print(summary.line())
+    if args.out is None:  # the rows are the result on stdout; the summary goes beside them
+        from sparktf.console import console
+
+        console.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
+    else:
+        print(summary.line())
     return 0
 
 
 def _run_stream(args: argparse.Namespace, cfg: Any, stream: Any) -> int:
-    """``--stream``: run until Ctrl-C (exit 130 after a clean stop) or, with
+    """``--stream``: run until Ctrl-C or SIGTERM (exit 130 or 143 after a clean stop) or, with
     ``--available-now``, until what has arrived is predicted."""
     from sparktf.cli import stop_spark
     from sparktf.console import print_always
@@ -347,5 +361,5 @@ def _run_stream(args: argparse.Namespace, cfg: Any, stream: Any) -> int:
             "where it stopped"
         )
         stop_spark()
-        return 130
+        return summary.exit_code
     return 0

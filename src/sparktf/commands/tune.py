@@ -166,6 +166,14 @@ def register(sub: Any) -> None:
         help="stop the study after this long (running trials are cancelled)",
     )
     run.add_argument(
+        "--max-failures",
+        type=int,
+        metavar="N",
+        help="stop the study when its first N trials all fail with the same error (a broken "
+        "objective or cluster) instead of running every trial (default 5; 0: never)",
+    )
+    _checkpoint_arguments(p)
+    run.add_argument(
         "--no-channel",
         dest="channel",
         action="store_false",
@@ -229,7 +237,13 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
         "--feature-columns",
         metavar="A,B,C",
         help="tables of features: the feature columns (default: every numeric column but the "
-        "label)",
+        "label and an id column)",
+    )
+    d.add_argument(
+        "--id-column",
+        metavar="NAME",
+        help="tables of features: a column that identifies a row, never a feature (default: "
+        "a column named id or *_id whose values are unique)",
     )
     d.add_argument(
         "--test-data",
@@ -275,6 +289,33 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
         "--train-subset", type=int, help="built-in data: only the first N training images"
     )
     d.add_argument("--test-subset", type=int, help="built-in data: only the first N test images")
+
+
+def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags: per-epoch checkpoints of Keras trials."""
+    c = p.add_argument_group(
+        "checkpoints",
+        "Keras trials save their training state every --checkpoint-every epochs; a trial retried "
+        "after a lost worker, or continued by --resume after a lost driver, trains on from its "
+        "last checkpoint. Default store: RUN_DIR/checkpoints where the executors run on this "
+        "machine (local masters, sparktf cluster); elsewhere off unless --checkpoint-dir",
+    )
+    c.add_argument(
+        "--checkpoint-dir",
+        metavar="URL",
+        help="checkpoint store every executor can write: a path, file://, hdfs://, s3://, "
+        "gs://, abfss:// (pyarrow.fs)",
+    )
+    c.add_argument(
+        "--checkpoint-every", type=int, metavar="N", help="epochs between checkpoints (default 1)"
+    )
+    c.add_argument(
+        "--no-checkpoints",
+        dest="checkpoints",
+        action="store_false",
+        default=None,
+        help="save no checkpoints (a retried trial starts again from epoch 1)",
+    )
 
 
 def _mlflow_arguments(p: argparse.ArgumentParser) -> None:

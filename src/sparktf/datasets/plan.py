@@ -34,6 +34,11 @@ class DataForm(str, Enum):
     FEATURE_TABLE = "table of features"
 
     @property
+    def described(self) -> str:
+        """The form in a sentence: ``a folder of class subfolders``, ``a table of images``."""
+        return "a folder of class subfolders" if self is DataForm.FOLDERS else f"a {self.value}"
+
+    @property
     def images(self) -> bool:
         """Image data (not numeric features)."""
         return self is not DataForm.FEATURE_TABLE
@@ -47,6 +52,7 @@ class DataOptions:
     label_column: str | None = None
     image_column: str | None = None
     feature_columns: tuple[str, ...] | None = None
+    id_column: str | None = None
     test_path: str | None = None
     test_fraction: float | None = None
     val_fraction: float = 0.1
@@ -180,22 +186,44 @@ def label_column(opts: DataOptions, location: Location, fmt: str) -> str:
 def feature_columns(
     opts: DataOptions, location: Location, fmt: str, label: str
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``--feature-columns``, or every numeric column but the label; and the columns left out.
+    """``--feature-columns``, or every numeric column but the label and an id column; and
+    what the user should know of the columns left out.
 
     Raises:
-        ConfigError: no numeric column.
+        ConfigError: no numeric column, or a column of numbers with a non-numeric cell.
     """
     if opts.feature_columns:
         return tuple(opts.feature_columns), ()
-    types = tables.columns_of(location, fmt)
-    used = tuple(n for n, t in types.items() if n != label and tables.is_numeric(t))
-    skipped = tuple(n for n, t in types.items() if n != label and not tables.is_numeric(t))
+    names = [n for n in tables.columns_of(location, fmt) if n != label]
+    if opts.id_column and opts.id_column not in names:
+        raise ConfigError(
+            f"--id-column {opts.id_column!r} is not a column of --data {location.uri} (columns: "
+            f"{', '.join(names)})"
+        )
+    table = tables.read_columns(location, fmt, names)
+    used: list[str] = []
+    ids: list[str] = []
+    other: list[str] = []
+    for name in names:
+        col = table.column(name)
+        if name == opts.id_column or (tables.is_id_name(name) and tables.unique(col)):
+            ids.append(name)
+        elif tables.is_numeric(col.type):
+            used.append(name)
+        else:
+            tables.check_not_numbers(col, name, location.uri)
+            other.append(name)
     if not used:
         raise ConfigError(
             f"--data {location.uri}: no numeric feature column besides the label {label!r} "
-            f"(columns: {', '.join(types)}); name them with --feature-columns"
+            f"(columns: {', '.join(names)}); name them with --feature-columns"
         )
-    return used, skipped
+    left_out = [
+        f"{n} (an id: {'--id-column' if n == opts.id_column else 'unique on every row'})"
+        for n in ids
+    ]
+    left_out += [f"{n} (not numeric)" for n in other]
+    return tuple(used), tuple(left_out)
 
 
 @dataclass(frozen=True)
@@ -271,8 +299,8 @@ def make_plan(opts: DataOptions) -> DataPlan:
         test_form, test_fmt = detect_form(opts, test_loc, "--test-data")
         if test_form is not form:
             raise ConfigError(
-                f"--test-data {opts.test_path} is a {test_form.value}, --data {opts.path} a "
-                f"{form.value}: give both in the same form"
+                f"--test-data {opts.test_path} is {test_form.described}, --data {opts.path} "
+                f"{form.described}: give both in the same form"
             )
         tsrc = _read_source(form, test_loc, test_fmt, opts, src.classes, "--test-data")
         test, fingerprint = tsrc.part, f"{fingerprint}|{tsrc.fingerprint}"
@@ -287,8 +315,9 @@ def make_plan(opts: DataOptions) -> DataPlan:
         assert fmt is not None
         label = label_column(opts, location, fmt)
         features, left_out = feature_columns(opts, location, fmt, label)
+        notes.append(f"feature columns: {', '.join(features)}")
         if left_out:
-            notes.append(f"non-numeric columns not used as features: {', '.join(left_out)}")
+            notes.append(f"columns not used as features: {', '.join(left_out)}")
     return DataPlan(
         form,
         opts,

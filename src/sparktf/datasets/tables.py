@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -87,19 +88,74 @@ def is_numeric(arrow_type: Any) -> bool:
     )
 
 
+_ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|key)$|[a-z]Id$|^index$", re.IGNORECASE)
+
+
+def is_id_name(name: str) -> bool:
+    """Named like an id: ``id``, ``customer_id``, ``customerId``, ``uuid``, ``key``."""
+    return bool(_ID_NAME.search(name.strip()))
+
+
+def unique(column: Any) -> bool:
+    """Every row holds a value, and no two the same."""
+    import pyarrow.compute as pc
+
+    n = len(column)
+    return n > 1 and not column.null_count and pc.count_distinct(column).as_py() == n
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_not_numbers(column: Any, name: str, source: str) -> None:
+    """Refuse a column of numbers read as text because of a few non-numeric cells (a typo such
+    as ``abc``): at least 4 of its non-empty cells in 5 are numbers.
+
+    Raises:
+        ConfigError: such a column; the message names the first bad row and its value.
+    """
+    values = column.to_pylist()
+    cells = [(i, str(v).strip()) for i, v in enumerate(values) if v is not None and str(v).strip()]
+    bad = [(i, v) for i, v in cells if not _number(v)]
+    if not bad or len(cells) - len(bad) < 0.8 * len(cells):
+        return
+    row, value = bad[0]
+    more = f" (and {len(bad) - 1} more cells)" if len(bad) > 1 else ""
+    raise ConfigError(
+        f"{source}: column {name!r} holds numbers, but row {row + 1} holds {value!r}{more} "
+        "(rows counted from 1 under the header): fix the cell, or choose the features with "
+        "--feature-columns"
+    )
+
+
+def row_numbers(rows: list[int], limit: int = 10) -> str:
+    """Table rows for a message, counted from 1 (the header of a CSV not counted)."""
+    shown = ", ".join(str(r + 1) for r in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
 def label_values(table: Any, column: str, source: str) -> list[Any]:
     """The label column's values.
 
     Raises:
-        ConfigError: some rows have no label.
+        ConfigError: some rows have no label (null, or empty text: a class named ``""``).
     """
-    col = table.column(column)
-    if col.null_count:
+    values = list(table.column(column).to_pylist())
+    missing = [
+        i for i, v in enumerate(values) if v is None or (isinstance(v, str) and not v.strip())
+    ]
+    if missing:
         raise ConfigError(
-            f"{source}: {col.null_count} of {len(col)} rows have no {column!r} label; fill them "
-            "in or drop those rows"
+            f"{source}: {len(missing)} of {len(values)} rows have no {column!r} label (row "
+            f"{row_numbers(missing)}, counting data rows from 1); fill them in or drop those "
+            "rows"
         )
-    return list(col.to_pylist())
+    return values
 
 
 def class_names_of(values: list[Any]) -> tuple[str, ...]:
@@ -134,6 +190,7 @@ def feature_matrix(table: Any, names: list[str], source: str) -> np.ndarray:
     for name in names:
         col = table.column(name)
         if not is_numeric(col.type):
+            check_not_numbers(col, name, source)
             raise ConfigError(
                 f"{source}: feature column {name!r} is not numeric ({col.type}); list only "
                 "numeric columns with --feature-columns (encode categories as numbers first)"

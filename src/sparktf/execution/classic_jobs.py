@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sparktf import pyspark_compat
-from sparktf.execution.jobs import SubmitOrder, one_outcome
+from sparktf.execution.jobs import SubmitOrder, channel_host, one_outcome
 from sparktf.execution.runner import TASK_PROPERTY, encode_task, partition_runner
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class ClassicJobs:
 
     def channel_host(self) -> str:
         """The driver's address (this process)."""
-        return str(self.spark.conf.get("spark.driver.host", "127.0.0.1") or "127.0.0.1")
+        return channel_host(self.spark)
 
     def close(self) -> None:
         """Drop the broadcast data from the executors."""

@@ -16,6 +16,9 @@ from typing import Any
 
 from sparktf.errors import TrialPruned
 from sparktf.execution.channel import ChannelClient
+from sparktf.execution.checkpoints import Checkpoint, TrialCheckpoints
+
+CURVE = "sparktf_curve"  # a checkpoint's metadata key: the learning curve up to its step
 
 
 @dataclass
@@ -29,6 +32,12 @@ class TrialContext:
     pruned_at: int | None = None
     measures: tuple[str, ...] = ()  # the built-in measures the study needs
     known: dict[str, float] = field(default_factory=dict)  # said before training
+
+    checkpoints: TrialCheckpoints | None = None  # None: checkpoints are off
+    resumed_from: int | None = None  # the step the attempt's checkpoint was saved after
+    warnings: list[str] = field(default_factory=list)
+    _looked: bool = False
+    _resume: Checkpoint | None = None
 
     def announce(self, measures: dict[str, float]) -> None:
         """Record and send what the trial knows before training (params, model_bytes)."""
@@ -46,6 +55,45 @@ class TrialContext:
             self.pruned_at = int(step)
             return True
         return False
+
+    def save_checkpoint(
+        self,
+        step: int,
+        arrays: dict[str, Any] | None,
+        meta: dict[str, Any] | None,
+        directory: Any = None,
+    ) -> bool:
+        """Save a checkpoint after ``step`` (with the curve so far); False when they are off."""
+        if self.checkpoints is None:
+            return False
+        curve = {str(k): v for k, v in self.curve.items() if k <= step}
+        try:
+            self.checkpoints.save(step, arrays, {**(meta or {}), CURVE: curve}, directory)
+        except OSError as exc:  # the store is unreachable: train on, without checkpoints
+            self.warnings.append(
+                f"trial {self.number}: could not write its checkpoint ({exc}); it went on "
+                "without checkpoints"
+            )
+            self.checkpoints = None
+            return False
+        return True
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        """The trial's newest checkpoint from an earlier attempt (looked up once per attempt);
+        its curve is replayed to the driver, which records each step once."""
+        if self.checkpoints is None or self._looked:
+            return self._resume
+        self._looked = True
+        ckpt = self._resume = self.checkpoints.latest()
+        if ckpt is None:
+            return None
+        self.resumed_from = ckpt.step
+        curve = ckpt.meta.pop(CURVE, {}) or {}
+        for step, value in sorted((int(k), float(v)) for k, v in curve.items()):
+            self.curve[step] = value
+            if math.isfinite(value):
+                self.client.report(step, value)  # decisions on old steps do not apply
+        return ckpt
 
 
 _current: ContextVar[TrialContext | None] = ContextVar("sparktf_trial", default=None)

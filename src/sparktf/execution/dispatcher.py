@@ -38,6 +38,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from sparktf.execution.channel import ChannelAddress, ChannelServer
+from sparktf.execution.checkpoints import CheckpointPlace
 from sparktf.execution.jobs import JobRunner, SubmitOrder, job_runner
 from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask
 from sparktf.search import record
@@ -125,6 +126,9 @@ class DispatchSettings:
     queue_ahead: int
     goals: Goals | None = None  # several objectives or constraints (None: one objective)
     pruning: StepPruning | None = None  # None: Optuna's pruner (MOASHA: several objectives)
+    checkpoints: CheckpointPlace | None = None  # where trials save their checkpoints
+    # stop the study when its first this many trials all failed with the same error (0: never)
+    max_failures: int = 0
 
 
 class Dispatcher:
@@ -142,6 +146,8 @@ class Dispatcher:
         on_started: called on the driver after each new trial got its parameters.
         on_slots: called by the dispatch loop whenever the trials holding a slot may have
             changed (before it waits), e.g. to refresh a display of ``active()``.
+        before_trials: called with the report channel's address (None without one) once the
+            channel listens, before any trial starts (the preflight); may raise to refuse.
     """
 
     def __init__(
@@ -156,6 +162,7 @@ class Dispatcher:
         on_event: Callable[[str], None],
         on_started: Callable[[optuna.Trial], None] | None = None,
         on_slots: Callable[[], None] | None = None,
+        before_trials: Callable[[ChannelAddress | None], None] | None = None,
     ) -> None:
         self.spark = spark
         self.study = study
@@ -168,6 +175,7 @@ class Dispatcher:
         self.on_started = on_started
         self.on_slots = on_slots
         self.pruning = settings.pruning or OptunaPruning()
+        self.before_trials = before_trials
         self.lock = threading.RLock()  # every Optuna call goes through it
         self.running: dict[Future[TrialOutcome], TrialRun] = {}
         self.by_number: dict[int, TrialRun] = {}
@@ -185,6 +193,9 @@ class Dispatcher:
         self.jobs: JobRunner | None = None
         self._loop: _Loop | None = None
         self._submitting: list[threading.Event] = []  # queue-ahead: jobs not yet in Spark's queue
+        # this run's failed trials' errors (None once a trial got through)
+        self.failures: list[str] | None = []
+        self.gave_up: str | None = None  # why the study stopped early (--max-failures)
 
     # -- counting ----------------------------------------------------------------------------
 
@@ -283,6 +294,7 @@ class Dispatcher:
 
     def _task(self, run: TrialRun) -> TrialTask:
         assert self._loop is not None
+        number = run.trial.number
         return TrialTask(
             number=run.trial.number,
             params=run.params,
@@ -294,6 +306,8 @@ class Dispatcher:
             best_value=None if self.s.goals else self.best_value,  # goals: every model back
             val_fraction=self.s.val_fraction,
             measures=self.s.goals.measures if self.s.goals else (),
+            checkpoints=self.s.checkpoints,
+            lineage=record.lineage(run.trial.user_attrs, number),
         )
 
     def _start_job(self, run: TrialRun, order: SubmitOrder | None) -> Future[TrialOutcome]:
@@ -341,6 +355,23 @@ class Dispatcher:
         run.started = now
         run.deadline = now + self.s.trial_timeout if self.s.trial_timeout else None
 
+    def _adopt_orphans(self) -> None:
+        """Trials the study holds as RUNNING, which a lost driver was running (``--resume``),
+        run first, under their own numbers and parameters (from their checkpoints, if any)."""
+        import optuna
+
+        from sparktf.search.optuna_compat import trial_id_of
+
+        with self.lock:
+            for t in self.study.get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
+            ):
+                if t.number in self.by_number:
+                    continue
+                params = dict(t.user_attrs.get(record.PARAMS) or t.params)
+                trial = optuna.trial.Trial(self.study, trial_id_of(t))
+                self.ready.append(TrialRun(trial, params, 1, reported=set(t.intermediate_values)))
+
     def _new_trial(self) -> TrialRun:
         with self.lock:
             trial = self.study.ask()
@@ -379,6 +410,7 @@ class Dispatcher:
                     warnings=outcome.warnings,
                     error=error,
                     data_cache_hit=outcome.data_cache_hit,
+                    resumed_from=outcome.resumed_from,
                 )
             else:
                 attrs = record.encode(
@@ -402,7 +434,40 @@ class Dispatcher:
             self.by_number.pop(trial.number, None)
             if not interrupted:
                 self.finished += 1
+        if outcome is None and not interrupted:  # timed out or kept crashing: it is over
+            self._clear_checkpoints(run)
         self.on_finished(trial, outcome)
+        if not interrupted:
+            self._count_failure(error if state == optuna.trial.TrialState.FAIL else None)
+
+    def _clear_checkpoints(self, run: TrialRun) -> None:
+        """Remove the checkpoints of a trial that ended without its executor doing so."""
+        if self.s.checkpoints is None:
+            return
+        trial = run.trial
+        lineage = record.lineage(trial.user_attrs, trial.number)
+        try:
+            self.s.checkpoints.for_trial(lineage, run.params).clear()
+        except OSError as exc:
+            log.debug("could not remove the checkpoints of trial %s: %s", trial.number, exc)
+
+    def _count_failure(self, error: str | None) -> None:
+        """``--max-failures``: stop a study whose first trials all fail with the same error
+        (a broken objective or cluster) instead of burning every trial on it."""
+        if self.gave_up is not None or self.failures is None:
+            return
+        if error is not None and error.startswith("timed out"):  # the user's own budget
+            return
+        if error is None:  # a trial got through: the errors are the trials' own
+            self.failures = None
+            return
+        self.failures.append(record.error_line(error))
+        n = self.s.max_failures
+        if n and len(self.failures) >= n and len(set(self.failures)) == 1:
+            self.gave_up = (
+                f"the first {n} trials all failed with the same error: {self.failures[0]}"
+            )
+            self._stop_all(f"{self.gave_up} (--max-failures {n})")
 
     def _report_curve(self, run: TrialRun, outcome: TrialOutcome) -> None:
         """Tell Optuna the curve points the channel did not bring (e.g. no channel)."""
@@ -432,16 +497,23 @@ class Dispatcher:
     def _cancel_again(self, runs: Iterable[TrialRun]) -> None:
         """Cancel these trials' jobs once more: a job that its thread submitted just as its
         group or tag was cancelled escaped that cancel."""
-        assert self.jobs is not None
         for run in runs:
-            self.jobs.cancel(run.tag)
+            self._cancel_job(run)
 
     def _cancel(self, run: TrialRun, reason: str) -> None:
-        assert self.jobs is not None
         if run.phase in (Phase.RUNNING, Phase.QUEUED):
             run.cancel_reason = reason
             run.move(Phase.CANCELLING)
+            self._cancel_job(run)
+
+    def _cancel_job(self, run: TrialRun) -> None:
+        """Cancel ``run``'s Spark job. Spark may be gone already (a SIGTERM sent to the whole
+        process group stops the JVM too): its jobs then end by themselves."""
+        assert self.jobs is not None
+        try:
             self.jobs.cancel(run.tag)
+        except Exception as exc:
+            log.debug("could not cancel trial %s: %s", run.trial.number, exc)
 
     # -- main loop ---------------------------------------------------------------------------
 
@@ -469,9 +541,12 @@ class Dispatcher:
             ):
                 self._loop = _Loop(pool, channel.address if self.s.channel else None)
                 try:
+                    if self.before_trials is not None:
+                        self.before_trials(self._loop.channel)
+                    self._adopt_orphans()
                     self._dispatch()
-                except KeyboardInterrupt:
-                    self._interrupted()
+                except KeyboardInterrupt as exc:
+                    self._interrupted(getattr(exc, "reason", "interrupted by the user (Ctrl-C)"))
                     raise
                 finally:
                     self._loop = None
@@ -527,11 +602,12 @@ class Dispatcher:
             if fut not in done and due and now >= due:
                 self._cancel(run, f"timed out after {self.s.trial_timeout:g}s (--trial-timeout)")
 
-    def _interrupted(self) -> None:
-        """Ctrl-C: cancel every running trial, wait for their jobs, record them interrupted."""
+    def _interrupted(self, reason: str) -> None:
+        """Ctrl-C or a stop signal: cancel every running trial, wait for their jobs, record
+        them interrupted (their checkpoints stay for ``--resume``)."""
         import optuna
 
-        self._stop_all("interrupted by the user (Ctrl-C)")
+        self._stop_all(reason)
         give_up = time.time() + 60
         while self.running and time.time() < give_up:
             _, left = wait(list(self.running), timeout=1.0)
@@ -614,7 +690,7 @@ class Dispatcher:
             interrupted = "timed out" not in run.cancel_reason
             self._tell(run, None, FAIL, error=run.cancel_reason, interrupted=interrupted)
             return
-        reason = _spark_failure(exc)
+        reason = spark_failure(exc)
         if run.attempt <= self.s.max_retries and not self.stopping:
             self.on_event(
                 f"trial {run.trial.number}: {reason}; retrying "
@@ -643,7 +719,9 @@ def _first_lines(text: str, n: int) -> str:
     return "\n".join(text.splitlines()[:n])
 
 
-def _spark_failure(exc: BaseException) -> str:
+def spark_failure(exc: BaseException) -> str:
+    """Why a trial's Spark task failed, in one line: a lost worker, or the exception that the
+    Python worker raised (its own last line, not Spark's wrapper text)."""
     text = str(exc)
     if "exited unexpectedly" in text or "crashed" in text or "EOFError" in text:
         return "the Python worker crashed"
@@ -651,5 +729,5 @@ def _spark_failure(exc: BaseException) -> str:
         return "the executor was lost"
     if "cancelled" in text.lower() or "canceled" in text.lower():
         return "the Spark job was cancelled"
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"the Spark task failed: {first[:300]}"
+    line = record.error_line(text) or type(exc).__name__
+    return f"the Spark task failed: {line}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparktf.execution.jobs import SubmitOrder, one_outcome, route_to
+from sparktf.execution.jobs import SubmitOrder, channel_host, one_outcome
 from sparktf.execution.runner import decode_task, encode_task, run_trial
 
 if TYPE_CHECKING:
@@ -136,8 +136,7 @@ class FrameJobs:
     def channel_host(self) -> str:
         """This machine's address on the route to the Connect server (whose executors are
         assumed to sit next to it)."""
-        host = getattr(getattr(self.spark, "client", None), "host", None) or "localhost"
-        return route_to(str(host))
+        return channel_host(self.spark)
 
     def close(self) -> None:
         """Nothing to free: the artifact ends with the session."""

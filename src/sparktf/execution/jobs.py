@@ -76,6 +76,18 @@ class JobRunner(Protocol):
         ...
 
 
+def channel_host(spark: Any) -> str:
+    """The address of this process that the session's executors reach: the driver's host on a
+    classic session; on Spark Connect, this machine's address on the route to the server
+    (whose executors are assumed to sit next to it)."""
+    from sparktf.spark import is_connect
+
+    if is_connect(spark):
+        host = getattr(getattr(spark, "client", None), "host", None) or "localhost"
+        return route_to(str(host))
+    return str(spark.conf.get("spark.driver.host", "127.0.0.1") or "127.0.0.1")
+
+
 def job_runner(spark: Any, objective: Objective, data: Any) -> JobRunner:
     """The job runner for ``spark``: classic when it has a SparkContext, else the DataFrame API.
 

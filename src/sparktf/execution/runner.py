@@ -10,6 +10,7 @@ driver retries it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 import os
 import pickle
@@ -24,6 +25,7 @@ from typing import Any
 from sparktf.console import silence_libraries
 from sparktf.errors import TrialFailed, TrialPruned
 from sparktf.execution.channel import ChannelAddress, ChannelClient
+from sparktf.execution.checkpoints import CheckpointPlace
 from sparktf.execution.context import TrialContext, trial_context
 from sparktf.keras.threads import configure_threads, task_cpus, task_gpus, visible_gpus
 from sparktf.search.study import is_better
@@ -78,6 +80,8 @@ class TrialTask:
     best_value: float | None
     val_fraction: float
     measures: tuple[str, ...] = ()  # built-in measures the study needs (params, latency_ms, ...)
+    checkpoints: CheckpointPlace | None = None
+    lineage: int | None = None  # the trial whose checkpoints it continues (a re-run's original)
 
 
 class Outcome(str, Enum):
@@ -106,6 +110,7 @@ class TrialOutcome:
     run_end: float = 0.0
     data_cache_hit: bool = False
     model_bytes: bytes | None = None
+    resumed_from: int | None = None  # epochs already trained when this attempt started
 
     @property
     def compute_s(self) -> float:
@@ -167,6 +172,10 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
     client = ChannelClient(task.channel, task.number)
     client.announce_start(task.attempt)  # its --trial-timeout counts from here
     ctx = TrialContext(task.number, dict(task.params), client, measures=task.measures)
+    if task.checkpoints is not None:
+        lineage = task.number if task.lineage is None else task.lineage
+        ctx.checkpoints = task.checkpoints.for_trial(lineage, task.params)
+    every = task.checkpoints.every if task.checkpoints is not None else None
     common: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
     state, value, error, model_bytes = Outcome.COMPLETE, None, None, None
     metrics: dict[str, float] = {}
@@ -180,7 +189,9 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
                 from sparktf.keras.measures import final_measures
                 from sparktf.keras.training import model_to_bytes, train_keras
 
-                metrics, model = train_keras(objective.builder(), task.params, data, task.monitor)
+                metrics, model = train_keras(
+                    objective.builder(), task.params, data, task.monitor, every
+                )
                 value, metrics = _value_from(metrics, task.metric)
                 if math.isfinite(value) and is_better(value, task.best_value, task.direction):
                     model_bytes = model_to_bytes(model)
@@ -201,7 +212,10 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
     except BaseException as exc:  # the objective's own errors, sys.exit() included
         state = Outcome.FAILED
         error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-    warnings = (client.warning,) if client.warning and task.channel else ()
+    warnings = ((client.warning,) if client.warning and task.channel else ()) + tuple(ctx.warnings)
+    if ctx.checkpoints is not None:  # the trial finished: its checkpoints have done their job
+        with contextlib.suppress(OSError):
+            ctx.checkpoints.clear()
     return TrialOutcome(
         number=task.number,
         state=state,
@@ -215,6 +229,7 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
         run_end=time.time(),
         data_cache_hit=cache_hit,
         model_bytes=model_bytes,
+        resumed_from=ctx.resumed_from,
         **common,
     )
 

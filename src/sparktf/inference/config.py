@@ -10,7 +10,7 @@ from sparktf.errors import ConfigError
 from sparktf.inference.images import DEFAULT_MAX_PIXELS, INTERPOLATIONS
 from sparktf.inference.urls import FetchConfig
 
-INPUT_FORMATS = ("auto", "files", "urls", "parquet", "idx")
+INPUT_FORMATS = ("auto", "files", "urls", "parquet", "csv", "idx")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -33,9 +33,12 @@ class PredictConfig:
     """Settings of a prediction run.
 
     Attributes:
-        input_format: ``auto`` (by the input's form), ``files``, ``urls``, ``parquet``, ``idx``.
-        image_column: the image-bytes column of a Parquet table or DataFrame (default: the
-            only binary column, or ``content``/``image``/``bytes``).
+        input_format: ``auto`` (by the input's form), ``files``, ``urls``, ``parquet``,
+            ``csv``, ``idx``.
+        image_column: the image column of a table (bytes, or paths relative to the table's
+            folder) or the bytes column of a DataFrame (default: the only binary column, or
+            ``content``/``image``/``bytes``; in a table without one, a string column named
+            ``path``/``image``/``file``/``filename``).
         url_column: the URL column of a DataFrame of URLs.
         id_column: the column copied into the output's ``id`` (default: ``path``/``url``/``id``
             when present, else the row's position).

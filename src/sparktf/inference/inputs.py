@@ -27,6 +27,8 @@ IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff")
 _FOLDER_EXTENSIONS = frozenset({*IMAGE_EXTENSIONS, *(e.upper() for e in IMAGE_EXTENSIONS)})
 _ID_CANDIDATES = ("id", "path", "url", "key", "file", "filename", "name")
 _IMAGE_CANDIDATES = ("content", "image", "bytes", "data")
+# string columns of image paths, by name (a table's image column when none is binary)
+_PATH_CANDIDATES = ("path", "image", "image_path", "file", "filename", "filepath", "content")
 
 
 class Payload(str, Enum):
@@ -35,6 +37,7 @@ class Payload(str, Enum):
     ENCODED = "encoded"  # image file bytes (JPEG, PNG, ...)
     URLS = "urls"  # URLs to fetch on the executors
     PIXELS = "pixels"  # raw uint8 pixels of a known shape (IDX files)
+    PATHS = "paths"  # image file paths (absolute URIs) read on the executors
 
 
 @dataclass(frozen=True)
@@ -345,14 +348,117 @@ def dataframe_input(df: DataFrame, cfg: PredictConfig, description: str) -> Imag
     )
 
 
-def parquet_input(spark: SparkSession, source: str, cfg: PredictConfig) -> ImageInput:
-    """A Parquet table with an image-bytes column."""
+def table_image_column(types: dict[str, str], cfg: PredictConfig, description: str) -> str:
+    """The image column of a table whose columns have the kinds ``types`` (``binary``,
+    ``string`` or anything else): ``--image-column``, the one binary column, or a binary or
+    string column named like an image or a path.
+
+    Raises:
+        ConfigError: no such column (the message names the table's columns).
+    """
+    col = cfg.image_column
+    if col is None:
+        binary = [c for c, k in types.items() if k == "binary"]
+        col = binary[0] if len(binary) == 1 else _pick(binary, None, _IMAGE_CANDIDATES)
+    if col is None:
+        strings = [c for c, k in types.items() if k == "string"]
+        col = _pick(strings, None, _PATH_CANDIDATES)
+    if col is None or types.get(col) not in ("binary", "string"):
+        given = f"--image-column {col!r} is not a binary or string column; " if col else ""
+        raise ConfigError(
+            f"{description}: {given}expected a column of image bytes, or of image paths "
+            "(relative to the table's folder, or absolute); name it with --image-column "
+            f"(columns: {', '.join(f'{c} {k}' for c, k in types.items()) or 'none'})"
+        )
+    return col
+
+
+def _spark_kinds(df: DataFrame) -> dict[str, str]:
+    from pyspark.sql.types import BinaryType, StringType
+
+    kinds = {BinaryType: "binary", StringType: "string"}
+    return {
+        f.name: kinds.get(type(f.dataType), f.dataType.simpleString()) for f in df.schema.fields
+    }
+
+
+def _arrow_kinds(types: dict[str, Any]) -> dict[str, str]:
+    import pyarrow.types as pat
+
+    def kind(t: Any) -> str:
+        if pat.is_binary(t) or pat.is_large_binary(t):
+            return "binary"
+        return "string" if pat.is_string(t) or pat.is_large_string(t) else str(t)
+
+    return {name: kind(t) for name, t in types.items()}
+
+
+def _table_name(source: str, fmt: str) -> str:
+    return f"{'CSV' if fmt == 'csv' else 'Parquet'} table {source}"
+
+
+def _table_folder(source: str) -> str:
+    """The folder that relative image paths in the table ``source`` start from."""
+    if _has_scheme(source):
+        return source.rstrip("/").rsplit("/", 1)[0]
+    return str(Path(source).expanduser().resolve().parent)
+
+
+def table_input(spark: SparkSession, source: str, fmt: str, cfg: PredictConfig) -> ImageInput:
+    """A CSV or Parquet table (as ``tune --data`` takes) with an image column of bytes or of
+    paths (relative to the table's folder, or absolute): one row per table row."""
+    from pyspark.sql import functions as F
+
     path = source if _has_scheme(source) else str(Path(source).expanduser().resolve())
     try:
-        df = spark.read.parquet(path)
+        df = spark.read.csv(path, header=True) if fmt == "csv" else spark.read.parquet(path)
     except Exception as exc:
         raise _spark_error(source, exc) from exc
-    return dataframe_input(df, cfg, f"Parquet table {source}")
+    description = _table_name(source, fmt)
+    kinds = _spark_kinds(df)
+    col = table_image_column(kinds, cfg, description)
+    if kinds[col] == "binary":
+        return dataframe_input(df, replace(cfg, image_column=col), description)
+    id_col = _pick(list(kinds), cfg.id_column, _ID_CANDIDATES) or col
+    if id_col not in kinds:
+        raise ConfigError(f"--id-column {id_col!r} is not a column of {description}: {list(kinds)}")
+    value = F.col(col)
+    absolute = value.rlike(r"^(/|[A-Za-z][A-Za-z0-9+.-]*:)")
+    uri = F.when(absolute, value).otherwise(F.concat(F.lit(_table_folder(source) + "/"), value))
+    out = df.select(F.col(id_col).cast("string").alias("id"), uri.alias("path"))
+    return ImageInput(out, Payload.PATHS, description)
+
+
+def _table_format(text: str) -> str | None:
+    """``parquet`` or ``csv`` when ``text`` names such a table (a file, or a folder of them that
+    holds no image file), else ``None``."""
+    from sparktf.datasets.files import Location
+    from sparktf.datasets.tables import table_format
+
+    loc = Location(text)
+    if not loc.is_local:
+        return table_format(loc, "file")  # by its suffix: no listing of remote storage
+    p = Path(text).expanduser()
+    if not p.exists() or _glob_magic(text):
+        return None
+    if p.is_dir() and any(_is_image_name(c.name) for c in p.iterdir() if c.is_file()):
+        return None
+    return table_format(loc, "dir" if p.is_dir() else "file")
+
+
+def check_table(source: str, fmt: str, cfg: PredictConfig) -> None:
+    """A local table has a usable image column (before Spark starts).
+
+    Raises:
+        ConfigError: it has none; the message names its columns.
+    """
+    from sparktf.datasets.files import Location
+    from sparktf.datasets.tables import columns_of
+
+    loc = Location(source)
+    if loc.is_local:
+        kinds = _arrow_kinds(columns_of(loc, fmt))
+        table_image_column(kinds, cfg, _table_name(source, fmt))
 
 
 def idx_input(spark: SparkSession, source: str) -> ImageInput:
@@ -389,7 +495,7 @@ def _input_format(text: str, cfg: PredictConfig) -> str:
         return "parquet"
     if not _has_scheme(text) and p.is_file() and _is_idx(p):
         return "idx"
-    return "parquet" if text.lower().rstrip("/").endswith(".parquet") else "files"
+    return _table_format(text) or "files"
 
 
 def check_input(source: Any, cfg: PredictConfig) -> None:
@@ -407,6 +513,10 @@ def check_input(source: Any, cfg: PredictConfig) -> None:
         file_source(text)
     elif fmt == "urls":
         _check_url_list(text)
+    elif fmt in ("parquet", "csv"):
+        if not _has_scheme(text) and not Path(text).expanduser().exists():
+            raise ConfigError(f"input table {text} does not exist")
+        check_table(text, fmt, cfg)
 
 
 def load_input(spark: SparkSession, source: Any, cfg: PredictConfig) -> ImageInput:
@@ -414,7 +524,8 @@ def load_input(spark: SparkSession, source: Any, cfg: PredictConfig) -> ImageInp
 
     Args:
         spark: the session.
-        source: a DataFrame, or a path: image directory/glob/file, Parquet table, IDX file, or
+        source: a DataFrame, or a path: image directory/glob/file, CSV or Parquet table (image
+            bytes or paths), IDX file, or
             (``input_format="urls"``) a text file of URLs.
         cfg: ``input_format`` and column choices.
 
@@ -429,8 +540,8 @@ def load_input(spark: SparkSession, source: Any, cfg: PredictConfig) -> ImageInp
     fmt = _input_format(text, cfg)
     if fmt == "urls":
         return urls_input(spark, text)
-    if fmt == "parquet":
-        return parquet_input(spark, text, cfg)
+    if fmt in ("parquet", "csv"):
+        return table_input(spark, text, fmt, cfg)
     if fmt == "idx":
         return idx_input(spark, text)
     return files_input(spark, text)
@@ -509,9 +620,10 @@ def stream_format(source: Any, cfg: PredictConfig) -> str:
         return "delta"
     fmt = _input_format(text, cfg)
     if fmt not in ("files", "parquet"):
+        what = {"urls": "a URL list", "idx": "an IDX file", "csv": "a CSV table"}[fmt]
         raise ConfigError(
             f"--stream reads new image files from a folder or a growing Parquet/Delta table, "
-            f"not {'a URL list' if fmt == 'urls' else 'an IDX file'} ({text})"
+            f"not {what} ({text})"
         )
     if fmt == "files":
         src = file_source(text, allow_empty=True)

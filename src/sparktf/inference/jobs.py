@@ -93,23 +93,22 @@ def inline_model(spark: SparkSession, spec: ModelSpec, streaming: bool) -> bytes
 
 
 class _Display:
-    """A transient progress bar that one thread or callback updates with task counts."""
+    """A transient progress display of the Spark tasks done, which one thread or callback
+    updates. It shows no total: Spark learns a run's stages one by one (adaptive execution
+    submits each stage as a job of its own), so a total would grow as the run goes
+    (``0/8``, then ``17/17``)."""
 
     def __init__(self) -> None:
         from sparktf.console import progress
 
         self.bar = progress(transient=True)
-        self.task = self.bar.add_task("predict", total=None, status="")
-        self.total = 0
+        self.task = self.bar.add_task("predict", total=None, status="Spark tasks done")
 
     def update(self, done: int, total: int) -> None:
         if total:
-            self.total = total
-            self.bar.update(self.task, completed=done, total=total, status="Spark tasks")
+            self.bar.update(self.task, completed=done)
 
-    def close(self, succeeded: bool) -> None:
-        if self.total and succeeded:  # the last line says the job is done
-            self.update(self.total, self.total)
+    def close(self) -> None:
         self.bar.stop()
 
 
@@ -186,15 +185,13 @@ def job_scope(spark: SparkSession, show: bool) -> Iterator[None]:
         sc = spark.sparkContext
         sc.setJobGroup(name, "sparktf predict")
         watcher = _TrackerProgress(spark, name, display) if display else None
-    succeeded = False
     try:
         yield
-        succeeded = True
     finally:
         if watcher is not None:
             watcher.stop()
         if display is not None:
-            display.close(succeeded)
+            display.close()
         if connect:
             spark.removeTag(name)
         else:

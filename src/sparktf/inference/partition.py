@@ -113,8 +113,10 @@ def worker_predictor(spec: ModelSpec, inline: bytes | None = None) -> Predictor:
         if key in _PREDICTORS:
             _PREDICTORS.move_to_end(key)
             return _PREDICTORS[key]
+        from sparktf.console import silence_libraries
         from sparktf.keras.threads import configure_threads, task_cpus, task_gpus, visible_gpus
 
+        silence_libraries()  # TensorFlow's start-up lines and warnings, unless verbose
         configure_threads(task_cpus())
         path = None
         if inline is not None:
@@ -208,6 +210,22 @@ def _run_model(predictor: Predictor, plan: TaskPlan, inputs: list[Any]) -> list[
     return list(scores)
 
 
+def read_path(uri: str | None) -> bytes | RowError:
+    """The bytes of the image file at ``uri`` (local path or any URI pyarrow reads), or the
+    row's error."""
+    from sparktf.datasets.files import Location, read_bytes
+
+    if not uri:
+        return RowError(Reason.MISSING_INPUT, "the image path is empty")
+    try:
+        fs, path = Location(uri).resolve()
+        return read_bytes(fs, path)
+    except FileNotFoundError:
+        return RowError(Reason.MISSING_INPUT, f"no such file: {uri}")
+    except Exception as exc:  # permissions, a directory, an unknown scheme
+        return RowError(Reason.MISSING_INPUT, f"cannot read {uri}: {exc}")
+
+
 def _model_error(exc: Exception) -> RowError:
     text = str(exc).strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -232,6 +250,8 @@ class _Model:
         plan = self.plan
         if plan.payload is Payload.URLS:
             values = list(fetch_all(values, plan.fetch))
+        elif plan.payload is Payload.PATHS:
+            values = [read_path(v) for v in values]
         results: list[Any] = [None] * len(values)
         ok_pos: list[int] = []
         ok_inputs: list[Any] = []

@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparktf.console import quiet_python_api
 from sparktf.errors import ConfigError
 from sparktf.inference.config import PredictConfig
 from sparktf.inference.inputs import ImageInput, Payload, check_input, load_input
@@ -196,6 +197,7 @@ def predict(
             missing or empty input or bad option — before any Spark job runs.
     """
     cfg = (config if config is not None else PredictConfig()).with_options(**options)
+    quiet_python_api()
     from sparktf.inference.tables import check_columns, predict_table, table_model
 
     table = table_model(model)  # a tuned table model (mlp): table rows in, not images
@@ -230,6 +232,7 @@ def run_predict(
         ConfigError: as :func:`predict`, or a bad/existing ``out``.
     """
     cfg = config or PredictConfig()
+    quiet_python_api()
     if out is not None:
         output_format(out)
     if out is not None and is_local_path(out) and Path(out).expanduser().exists() and not overwrite:

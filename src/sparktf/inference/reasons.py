@@ -23,6 +23,7 @@ class Reason(str, Enum):
     HTTP_ERROR = "http_error"
     TOO_MANY_BYTES = "too_many_bytes"
     MODEL_ERROR = "model_error"
+    MISSING_VALUE = "missing_value"  # a table model's row with an empty feature
 
 
 class RowError(Exception):

@@ -14,6 +14,7 @@ under a name starting with ``.`` or ``_`` and rename it into place).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import time
 from collections.abc import Iterable, Mapping
@@ -96,12 +97,15 @@ class StreamSummary:
     Attributes:
         batches: micro-batches that read rows.
         totals: their rows, ok and failed rows by reason, wall time and output.
-        stopped: stopped by the user (Ctrl-C) rather than finished (``--available-now``).
+        stopped: stopped by the user (Ctrl-C) or a scheduler (SIGTERM, SIGHUP) rather than
+            finished (``--available-now``).
+        exit_code: the process's exit status for how it ended (128 + the signal when stopped).
     """
 
     batches: int
     totals: PredictSummary
     stopped: bool
+    exit_code: int = 0
 
     def line(self) -> str:
         """One summary line for the terminal."""
@@ -184,23 +188,31 @@ def _failure(query: StreamingQuery) -> SparkTFError | None:
     return SparkTFError(f"the stream failed: {text[:500]}")
 
 
-def watch(query: StreamingQuery, show: bool) -> tuple[_Tally, bool]:
-    """Report each micro-batch of a running query until it ends; Ctrl-C stops it cleanly
-    (the checkpoint stays valid). Returns the tally and whether the user stopped it.
+def watch(query: StreamingQuery, show: bool) -> tuple[_Tally, int | None]:
+    """Report each micro-batch of a running query until it ends; Ctrl-C, SIGTERM and SIGHUP
+    stop it cleanly (the checkpoint stays valid). Returns the tally and, when a signal stopped
+    it, the exit status for that signal (else None).
 
     Raises:
         SparkTFError: the query failed.
     """
+    from sparktf.signals import exit_code
+
     tally = _Tally()
-    stopped = False
+    stopped: int | None = None
     try:
         while query.isActive:
             time.sleep(POLL_SECONDS)
             _report(query.recentProgress, tally, show)
-    except KeyboardInterrupt:
-        stopped = True
-        query.stop()
-    _report(query.recentProgress, tally, show)
+    except KeyboardInterrupt as exc:
+        stopped = exit_code(exc)
+        with contextlib.suppress(Exception):  # Spark may be stopping too (the same signal)
+            query.stop()
+    try:
+        _report(query.recentProgress, tally, show)
+    except Exception:
+        if stopped is None:
+            raise
     failure = None if stopped else _failure(query)
     if failure is not None:
         raise failure
@@ -250,6 +262,9 @@ def run_stream(
         ConfigError: a bad input, model or option, before any Spark job.
         SparkTFError: the stream failed.
     """
+    from sparktf.console import quiet_python_api
+
+    quiet_python_api()
     cfg = config or PredictConfig()
     if isinstance(source, (str, Path)):
         stream_format(str(source), cfg)
@@ -261,4 +276,9 @@ def run_stream(
     tally, stopped = watch(query, stream.progress)
     c = tally.counts
     totals = PredictSummary(c.rows, c.ok, c.failed, time.perf_counter() - t0, stream.out)
-    return StreamSummary(batches=len(tally.seen), totals=totals, stopped=stopped)
+    return StreamSummary(
+        batches=len(tally.seen),
+        totals=totals,
+        stopped=stopped is not None,
+        exit_code=stopped or 0,
+    )

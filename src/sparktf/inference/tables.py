@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
 from sparktf.inference.config import PredictConfig
+from sparktf.inference.reasons import Reason, RowError
 from sparktf.rundir import BEST, BEST_MODEL, PREPROCESSING
 
 if TYPE_CHECKING:
@@ -98,6 +99,9 @@ _MODELS: dict[str, Any] = {}  # per Python worker: loaded models by content hash
 def _load(blob: bytes) -> Any:
     key = hashlib.sha256(blob).hexdigest()
     if key not in _MODELS:
+        from sparktf.console import silence_libraries
+
+        silence_libraries()  # TensorFlow's start-up lines and warnings, unless verbose
         import keras
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -113,8 +117,9 @@ def _id_column(columns: list[str], cfg: PredictConfig, tm: TableModel) -> str | 
         if cfg.id_column not in columns:
             raise ConfigError(f"--id-column {cfg.id_column!r} is not a column of the input")
         return cfg.id_column
-    others = [c for c in columns if c not in tm.features]
-    named = [c for c in others if c.lower() == "id" or c.lower().endswith("_id")]
+    from sparktf.datasets.tables import is_id_name
+
+    named = [c for c in columns if c not in tm.features and is_id_name(c)]
     return named[0] if named else None
 
 
@@ -162,9 +167,8 @@ def _predictor(
                 out["probabilities"] = [
                     None if e else [float(v) for v in p] for p, e in zip(probs, empty, strict=True)
                 ]
-            out["error"] = [
-                "missing_value: a feature column is empty in this row" if e else None for e in empty
-            ]
+            missing = RowError(Reason.MISSING_VALUE, "a feature column is empty in this row")
+            out["error"] = [missing.text if e else None for e in empty]
             yield out
 
     return run

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
-from sparktf.execution.context import current_trial
+from sparktf.trial import current_trial
 
 
 class ReportCallback(keras.callbacks.Callback):

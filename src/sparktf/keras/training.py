@@ -65,8 +65,12 @@ def train_keras(
     params: Mapping[str, Any],
     data: PreparedData,
     monitor: str = "val_accuracy",
+    checkpoint_every: int | None = None,
 ) -> tuple[dict[str, float], Any]:
     """Build, train (reporting ``monitor`` after each epoch) and evaluate one model.
+
+    With ``checkpoint_every``, the training state is saved every that many epochs (through
+    :mod:`sparktf.trial`), and an attempt that finds a checkpoint continues after its epoch.
 
     Returns:
         ``(metrics, model)``; metrics: val_accuracy, val_error, val_loss, test_accuracy,
@@ -74,24 +78,30 @@ def train_keras(
     """
     import keras
     from sparktf.keras.callbacks import ReportCallback
+    from sparktf.keras.checkpoint import CheckpointCallback, resume_point
 
     keras.utils.set_random_seed(int(params.get("seed", 0)))
     model = build(params)
     if not getattr(model, "optimizer", None) or not getattr(model, "compiled", True):
         raise ConfigError("the model builder must return a compiled Keras model")
+    done, before = resume_point(model) if checkpoint_every else (0, {})
+    callbacks: list[Any] = [ReportCallback(monitor)]
+    if checkpoint_every:
+        callbacks.append(CheckpointCallback(checkpoint_every, before))
     t0 = time.perf_counter()
     history = model.fit(
         data.x_train,
         data.y_train,
         batch_size=int(params.get("batch_size", 32)),
         epochs=int(params.get("epochs", 1)),
+        initial_epoch=done,
         validation_data=(data.x_val, data.y_val),
-        callbacks=[ReportCallback(monitor)],
+        callbacks=callbacks,
         verbose=0,
     )
     train_seconds = time.perf_counter() - t0
     test = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
-    hist = history.history
+    hist = {k: [*before.get(k, []), *v] for k, v in history.history.items()}
     val_acc = float(hist.get("val_accuracy", [float("nan")])[-1])
     metrics = {
         "val_accuracy": val_acc,

@@ -206,10 +206,12 @@ class ImagePredictor(
     def _transform(self, dataset: DataFrame) -> DataFrame:
         from pyspark.sql import types as T
 
+        from sparktf.console import quiet_python_api
         from sparktf.inference.inputs import Payload
         from sparktf.inference.partition import result_type, transform_partition
         from sparktf.inference.predict import task_plan
 
+        quiet_python_api()
         self._check_columns(dataset)
         cfg = self.config()
         spec = self._spec(cfg)

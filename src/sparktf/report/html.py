@@ -101,12 +101,35 @@ def figure_html(section: Section) -> str:
     return "\n".join(out)
 
 
-def _summary(data: StudyData, config: dict[str, Any]) -> str:
+def _fixed_params(data: StudyData) -> dict[str, Any]:
+    """The hyperparameters with one value in every trial of a study of several trials (the
+    tables leave them out: a fixed ``epochs`` beside ``epochs run`` reads as a duplicate)."""
+    if len(data.trials) < 2:
+        return {}
+    first = data.trials[0].params
+    return {
+        p: first.get(p)
+        for p in data.param_names
+        if all(p in t.params and t.params[p] == first.get(p) for t in data.trials)
+    }
+
+
+def _table_params(data: StudyData) -> list[str]:
+    """The hyperparameters the tables show: those that vary between trials."""
+    fixed = _fixed_params(data)
+    return [p for p in data.param_names if p not in fixed]
+
+
+def _states(data: StudyData) -> str:
+    """``12 complete, 3 pruned, 2 failed``, then every other state present by its name."""
     counts = {s: len(data.with_state(s)) for s in (COMPLETE, PRUNED, FAILED)}
-    other = len(data.trials) - sum(counts.values())
-    states = ", ".join(f"{n} {s.lower()}" for s, n in counts.items())
-    if other:
-        states += f", {other} running/waiting"
+    for t in data.trials:
+        counts.setdefault(t.state, len(data.with_state(t.state)))
+    return ", ".join(f"{n} {s.lower().replace('_', ' ')}" for s, n in counts.items())
+
+
+def _summary(data: StudyData, config: dict[str, Any]) -> str:
+    states = _states(data)
     compute = sum(t.compute_s or 0.0 for t in data.trials)
     ends = [t.run_end for t in data.trials if t.run_end is not None]
     span = (max(ends) - data.start) if ends and data.start is not None else None
@@ -124,6 +147,11 @@ def _summary(data: StudyData, config: dict[str, Any]) -> str:
         ("compute spent", f"{compute:.1f} s of training"),
         ("wall time", f"{span:.1f} s" if span is not None else "—"),
     ]
+    fixed = _fixed_params(data)
+    if fixed:
+        rows.append(
+            ("same in every trial", ", ".join(f"{k}={_short(v)}" for k, v in fixed.items()))
+        )
     if best is not None:
         params = ", ".join(f"{k}={_short(v)}" for k, v in best.params.items())
         rows.append(("best", f"trial #{best.number}: {data.metric} = {best.value:.6g}"))
@@ -153,7 +181,7 @@ def _top_table(data: StudyData, top: int) -> str:
     ranked = data.ranked()[:top]
     if not ranked:
         return '<p class="empty">No completed trial: there is nothing to rank.</p>'
-    params = data.param_names
+    params = _table_params(data)
     metrics = _metric_columns(ranked, data.metric)
     headers = [
         "rank",
@@ -185,7 +213,7 @@ def _pruned_table(data: StudyData) -> str:
     pruned = data.with_state(PRUNED)
     if not pruned:
         return "<p>No trial was pruned.</p>"
-    params = data.param_names
+    params = _table_params(data)
     headers = ["trial", "stopped at epoch", "last reported value", *params, "compute (s)", "worker"]
     rows = [
         [
@@ -205,7 +233,7 @@ def _failed_table(data: StudyData) -> str:
     failed = data.with_state(FAILED)
     if not failed:
         return "<p>No trial failed.</p>"
-    params = data.param_names
+    params = _table_params(data)
     headers = ["trial", "reason", "attempts", *params, "worker"]
     rows = []
     for t in failed:
@@ -220,7 +248,7 @@ def _failed_table(data: StudyData) -> str:
 
 
 def _all_table(data: StudyData) -> str:
-    params = data.param_names
+    params = _table_params(data)
     metrics = _metric_columns(data.trials, data.metric)
     headers = [
         "trial",
@@ -231,6 +259,7 @@ def _all_table(data: StudyData) -> str:
         "epochs run",
         "compute (s)",
         "attempts",
+        "resumed from epoch",
         "worker",
     ]
     rows = [
@@ -243,6 +272,7 @@ def _all_table(data: StudyData) -> str:
             t.epochs_completed,
             t.compute_s,
             t.attempts,
+            t.resumed_from_epoch,
             t.worker,
         ]
         for t in data.trials

@@ -218,6 +218,8 @@ class MirroredStudy:
             for name, value in frozen.params.items():
                 dist = frozen.distributions[name]
                 storage.set_trial_param(tid, name, dist.to_internal_repr(value), dist)
+            # every parameter it runs with (fixed ones too): a lost driver's --resume needs them
+            set_trial_attrs(self.persistent, tid, frozen.user_attrs, system=False)
             self._waiting.discard(frozen.number)
             return
         template = copy.deepcopy(frozen)

@@ -74,18 +74,6 @@ def set_trial_attrs(
             write(session, model, trial_id, key, value)
 
 
-def fail_trial(
-    study: optuna.Study, trial: optuna.trial.FrozenTrial, attrs: Mapping[str, Any]
-) -> None:
-    """Mark a trial of a stored study FAIL with these user attributes (a trial that a lost
-    driver left RUNNING: no ``optuna.Trial`` object exists for it any more)."""
-    import optuna
-
-    tid = trial_id_of(trial)
-    set_trial_attrs(study, tid, attrs)
-    storage_of(study).set_trial_state_values(tid, optuna.trial.TrialState.FAIL)
-
-
 def sqlite_engine(study: optuna.Study) -> Any:
     """The SQLAlchemy engine of a study stored in SQLite, else None."""
     storage = storage_of(study)

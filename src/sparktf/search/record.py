@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +39,8 @@ RERUN_OF = "rerun_of"  # an interrupted trial's number, on the trial that runs i
 CURVE = "curve"  # several objectives: the learning curve {step: value} (see search.moasha)
 KNOWN = "known"  # measures known before training (params, model_bytes), said as it starts
 WARM_START = "warm_start"  # the run directory of the earlier study it was copied from
+LINEAGE = "lineage"  # the first trial of a chain of re-runs: whose checkpoints they continue
+RESUMED_FROM_EPOCH = "resumed_from_epoch"  # epochs trained before the last attempt started
 
 
 class TrialStatus(str, Enum):
@@ -71,9 +74,17 @@ COLUMNS = (
     "worker_pid",
     "epochs_completed",
     "pruned_at_epoch",  # empty unless PRUNED
+    "resumed_from_epoch",  # epochs already trained (a checkpoint) when its last attempt started
     "error",  # reason + traceback text for FAILED trials; why for INTERRUPTED ones
 )
-INT_COLUMNS = ("number", "attempts", "worker_pid", "epochs_completed", "pruned_at_epoch")
+INT_COLUMNS = (
+    "number",
+    "attempts",
+    "worker_pid",
+    "epochs_completed",
+    "pruned_at_epoch",
+    "resumed_from_epoch",
+)
 
 
 def encode(
@@ -91,6 +102,7 @@ def encode(
     interrupted: bool = False,
     not_started: bool = False,
     data_cache_hit: bool | None = None,
+    resumed_from: int | None = None,
 ) -> dict[str, Any]:
     """The user attributes of a trial that ended (None values are left out)."""
     attrs: dict[str, Any] = {ATTEMPTS: attempts}
@@ -107,11 +119,18 @@ def encode(
             WARNINGS: list(warnings) or None,
             ERROR: error or None,
             DATA_CACHE_HIT: data_cache_hit,
+            RESUMED_FROM_EPOCH: resumed_from,
             INTERRUPTED: True if interrupted or not_started else None,
             NOT_STARTED: True if not_started else None,
         }
     )
     return {k: v for k, v in attrs.items() if v is not None}
+
+
+def lineage(user_attrs: Mapping[str, Any], number: int) -> int:
+    """The trial whose checkpoints a trial continues: the first of its chain of re-runs."""
+    root = user_attrs.get(LINEAGE, user_attrs.get(RERUN_OF))
+    return int(root) if isinstance(root, int) else number
 
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -135,6 +154,7 @@ class TrialRecord:
     run_end: float | None = None
     epochs_completed: int | None = None
     pruned_at_epoch: int | None = None
+    resumed_from_epoch: int | None = None
     attempts: int | None = None
     error: str | None = None
     searched: tuple[str, ...] = ()  # the names Optuna sampled (the others were fixed)
@@ -168,9 +188,8 @@ class TrialRecord:
 
     @property
     def error_summary(self) -> str:
-        """The last non-empty line of the error text (the exception), or ''."""
-        lines = [ln.strip() for ln in (self.error or "").splitlines() if ln.strip()]
-        return lines[-1] if lines else ""
+        """The exception's own line of the error text (see :func:`error_line`), or ''."""
+        return error_line(self.error or "")
 
     def row(self) -> dict[str, Any]:
         """The trial's row of ``trials.csv``."""
@@ -189,11 +208,32 @@ class TrialRecord:
             "worker_pid": self.worker_pid,
             "epochs_completed": self.epochs_completed,
             "pruned_at_epoch": self.pruned_at_epoch,
+            "resumed_from_epoch": self.resumed_from_epoch,
             "error": self.error,
         }
         row.update({f"params_{k}": v for k, v in self.params.items() if k in self.searched})
         row.update(self.metrics)
         return row
+
+
+_EXCEPTION_LINE = re.compile(
+    r"^\s*((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Failed|Warning))"
+    r"(?::\s*(.*))?$"
+)
+
+
+def error_line(text: str) -> str:
+    """The Python exception's own last line in an error text (``ModuleNotFoundError: No module
+    named 'x'``), skipping Spark's wrappers and JVM frames; else the text's last line."""
+    found = None
+    for line in text.splitlines():
+        m = _EXCEPTION_LINE.match(line)
+        if m and not m.group(1).startswith(("org.", "java.", "scala.", "py4j.", "pyspark.")):
+            found = f"{m.group(1).rsplit('.', 1)[-1]}: {m.group(2)}" if m.group(2) else m.group(1)
+    if found is not None:
+        return found[:300]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def _iso(ts: float | None) -> str | None:
@@ -292,6 +332,7 @@ def decode(trial: optuna.trial.FrozenTrial, names: Sequence[str] | None = None) 
         run_end=as_number(ua.get(RUN_END)),
         epochs_completed=as_int(ua.get(EPOCHS_COMPLETED)),
         pruned_at_epoch=as_int(ua.get(PRUNED_AT_EPOCH)),
+        resumed_from_epoch=as_int(ua.get(RESUMED_FROM_EPOCH)),
         attempts=as_int(ua.get(ATTEMPTS)),
         error=str(error) if error else None,
         searched=tuple(trial.params),

@@ -18,8 +18,9 @@ What goes where:
 - child run ``trial-N``, created RUNNING with the trial's params when the study asks for the
   trial: then its per-epoch curve with ``step`` = epoch; its final metrics and ``duration_s``
   (the time it held its slot); tags ``sparktf.trial``, ``sparktf.state``, ``sparktf.worker``
-  (host:pid), ``sparktf.attempts``; status FINISHED, KILLED (pruned, interrupted, or never
-  started) or FAILED with ``error.txt``.
+  (host:pid), ``sparktf.attempts``, ``sparktf.resumed_from_epoch`` (a trial continued from its
+  checkpoint); status FINISHED, KILLED (pruned, interrupted, or never started) or FAILED with
+  ``error.txt``.
 """
 
 from __future__ import annotations
@@ -477,5 +478,6 @@ def _trial_tags(rec: record.TrialRecord) -> dict[str, str]:
         "sparktf.attempts": rec.attempts,
         "sparktf.epochs_completed": rec.epochs_completed,
         "sparktf.pruned_at_epoch": rec.pruned_at_epoch,
+        "sparktf.resumed_from_epoch": rec.resumed_from_epoch,
     }
     return {k: str(v) for k, v in tags.items() if v is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -26,11 +27,13 @@ from sparktf.search.study import (
     resolve_pruner,
 )
 from sparktf.search.warmstart import WarmStart, warm_trials
+from sparktf.signals import Stopped, orderly_stop
 from sparktf.tracking import NoTracking, track_study
 from sparktf.tuning.config import TuneConfig, field_names
 from sparktf.tuning.data import study_data
 from sparktf.tuning.data_config import builtin_as_dataset
 from sparktf.tuning.display import Display, print_summary
+from sparktf.tuning.durability import checkpoint_place, preflight_hook
 from sparktf.tuning.front import settle_front
 from sparktf.tuning.goals_config import goals_of
 from sparktf.tuning.objectives import resolve_objective
@@ -88,7 +91,8 @@ def tune(
             ``dataset``, ``data_dir``, ``train_subset``, ``test_subset``, ``channel``,
             ``channel_advertise``; your own data: ``data`` (a built-in name or a path: a
             folder of class subfolders, a Parquet/CSV table), ``label_column``,
-            ``image_column``, ``feature_columns``, ``test_data``, ``test_fraction``,
+            ``image_column``, ``feature_columns``, ``id_column``, ``test_data``,
+            ``test_fraction``,
             ``image_size``, ``broadcast_limit`` (bytes), ``backbone`` and ``weights``
             (``transfer``); MLflow tracking: ``mlflow`` (True to track the study),
             ``mlflow_tracking_uri``, ``mlflow_experiment``, ``register_model``.
@@ -101,8 +105,9 @@ def tune(
         StudyFailed: no trial completed.
         KeyboardInterrupt: after Ctrl-C, with the running trials cancelled and recorded.
     """
-    from sparktf.console import is_quiet
+    from sparktf.console import is_quiet, quiet_python_api
 
+    quiet_python_api()
     t0 = time.perf_counter()
     quiet = is_quiet()
     say: Say = _sayer(show_progress and not quiet)  # sparktf's informational lines
@@ -129,7 +134,10 @@ def tune(
     write_json(cfg.run_dir.config, {**cfg.to_dict(), **report})
     with track_study(cfg, mirror.study, say, tell) as tracking:  # MLflow, under --mlflow
         show = show_progress and not quiet
-        _dispatch(spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking)
+        with orderly_stop():  # SIGTERM and SIGHUP stop the study as Ctrl-C does
+            gave_up = _dispatch(
+                spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking
+            )
         chosen = settle_front(cfg, mirror.study, say) if goals_of(cfg).is_multi else None
         res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0, chosen)
         if show_progress:
@@ -143,7 +151,7 @@ def tune(
         if write_report:
             _report(cfg.run_dir.path, say)
         tracking.study_finished(res)
-        check_failed(res, hint)
+        check_failed(res, hint, gave_up)
     return res
 
 
@@ -336,10 +344,11 @@ def _dispatch(
     show_progress: bool,
     tell: Say,
     tracking: Any = None,
-) -> None:
+) -> str | None:
     """Run the trials; trials.csv and the storage are complete when this returns or raises.
     ``slots`` is (trials in flight, the cluster's task slots); ``tracking`` (MLflow) is told
-    of each trial that starts and ends."""
+    of each trial that starts and ends. Returns why the study gave up early (--max-failures),
+    or None."""
     from sparktf.spark import master_of
 
     tracking = tracking or NoTracking()
@@ -363,7 +372,10 @@ def _dispatch(
             spark.conf.get("spark.dynamicAllocation.enabled", "false"), par, slots[1]
         ),
         **_goal_settings(cfg),
+        checkpoints=checkpoint_place(cfg, spark, say),
+        max_failures=cfg.max_failures,
     )
+    keras = obj.kind is not ObjectiveKind.FUNCTION
     display = Display(cfg, cfg.trials, show_progress)
 
     def finished(trial: optuna.Trial, outcome: TrialOutcome | None) -> None:
@@ -387,6 +399,7 @@ def _dispatch(
         display.event,
         started,
         on_slots=lambda: display.update(study, dispatcher),
+        before_trials=preflight_hook(spark, keras, settings.checkpoints, slots[1], say),
     )
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "
@@ -398,13 +411,16 @@ def _dispatch(
         with display:
             display.update(study, dispatcher)
             dispatcher.run()
-    except KeyboardInterrupt:
-        tell(f"interrupted: the running trials were cancelled; {_resume_hint(cfg)}")
+    except KeyboardInterrupt as exc:
+        signalled = isinstance(exc, Stopped) and exc.signum != signal.SIGINT
+        what = "stopped" if signalled else "interrupted"
+        tell(f"{what}: the running trials were cancelled; {_resume_hint(cfg)}")
         raise
     finally:
         outputs.write_csv(study)
         for problem in mirror.close():
             tell(f"warning: {problem}")
+    return dispatcher.gave_up
 
 
 def _pruner_name(cfg: TuneConfig) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sparktf.errors import ConfigError
+from sparktf.execution.checkpoints import check_store_url
 from sparktf.rundir import RunDir
 from sparktf.search.space import SearchSpace
 from sparktf.search.study import PRUNERS, SAMPLERS, check_storage
@@ -51,6 +52,7 @@ class TuneConfig:
     label_column: str | None = _setting(None, "--label-column", _DATA)
     image_column: str | None = _setting(None, "--image-column", _DATA)
     feature_columns: list[str] | None = _setting(None, "--feature-columns", _DATA)
+    id_column: str | None = _setting(None, "--id-column", _DATA)
     test_data: str | None = _setting(None, "--test-data", _DATA)
     test_fraction: float | None = _setting(None, "--test-fraction", _DATA)
     image_size: list[int] | None = _setting(None, "--image-size", _DATA)
@@ -82,6 +84,10 @@ class TuneConfig:
     max_retries: int = _setting(1, "--max-retries", True)
     trial_timeout: float | None = _setting(None, "--trial-timeout", True)
     timeout: float | None = _setting(None, "--timeout", True)
+    checkpoints: bool = _setting(True, "--no-checkpoints", True)
+    checkpoint_dir: str | None = _setting(None, "--checkpoint-dir", True)
+    checkpoint_every: int = _setting(1, "--checkpoint-every", True)
+    max_failures: int = _setting(5, "--max-failures", True)
     channel: bool = _setting(True, "--no-channel", True)
     channel_advertise: str | None = _setting(None, "--channel-address", True)
     mlflow: bool = _setting(False, "--mlflow", True)
@@ -166,9 +172,14 @@ class TuneConfig:
             if f.metadata["resume"] is True:
                 allowed[f.name] = str(new) if isinstance(new, Path) else new
             elif new != old:
+                had = (
+                    f"has {old!r}"
+                    if old is not None
+                    else f"was started without {f.metadata['flag']}"
+                )
                 raise ConfigError(
-                    f"{f.metadata['flag']} cannot change on --resume (the study has "
-                    f"{old!r}, got {new!r}): {f.metadata['resume']}"
+                    f"{f.metadata['flag']} cannot change on --resume (the study {had}, got "
+                    f"{new!r}): {f.metadata['resume']}"
                 )
         return replace(self, **allowed)
 
@@ -213,6 +224,8 @@ def _check_counts(cfg: TuneConfig) -> None:
     _at_least(cfg, "max_retries", 0, ">= 0")
     _at_least(cfg, "parallelism", 1, "at least 1")
     _at_least(cfg, "min_epochs", 1, ">= 1")
+    _at_least(cfg, "checkpoint_every", 1, "at least 1 (epochs)")
+    _at_least(cfg, "max_failures", 0, ">= 0 (0: never stop the study for failures)")
     _at_least(cfg, "reduction_factor", 2, ">= 2")
     _at_least(cfg, "train_subset", 2, "at least 2 images")
     _at_least(cfg, "test_subset", 2, "at least 2 images")
@@ -263,6 +276,10 @@ def _check_places(cfg: TuneConfig) -> None:
         raise ConfigError(f"--channel-address must be HOST:PORT, got {cfg.channel_advertise!r}")
     if cfg.storage is not None:
         check_storage(cfg.storage)
+    if cfg.checkpoint_dir is not None:
+        if not cfg.checkpoints:
+            raise ConfigError("--checkpoint-dir and --no-checkpoints exclude each other")
+        check_store_url(cfg.checkpoint_dir)
 
 
 def _check_mlflow(cfg: TuneConfig) -> None:

@@ -187,6 +187,7 @@ def _options(cfg: TuneConfig, family: ModelFamily | None) -> Any:
         label_column=cfg.label_column,
         image_column=cfg.image_column,
         feature_columns=tuple(cfg.feature_columns) if cfg.feature_columns else None,
+        id_column=cfg.id_column,
         test_path=cfg.test_data,
         test_fraction=cfg.test_fraction,
         val_fraction=cfg.val_fraction,
@@ -203,7 +204,7 @@ def _check_form(family: ModelFamily | None, plan: Any) -> None:
     if wants_images != plan.form.images:
         other = "tables of numeric features (--model mlp)" if wants_images else "images"
         raise ConfigError(
-            f"--data {plan.options.path} is a {plan.form.value}, but model {family.name!r} "
+            f"--data {plan.options.path} is {plan.form.described}, but model {family.name!r} "
             f"trains on {family.form.value}; use a model for {other}"
         )
 

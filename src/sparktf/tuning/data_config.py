@@ -19,6 +19,7 @@ OWN_DATA_FLAGS = {
     "label_column": "--label-column",
     "image_column": "--image-column",
     "feature_columns": "--feature-columns",
+    "id_column": "--id-column",
     "test_data": "--test-data",
     "test_fraction": "--test-fraction",
 }

@@ -74,13 +74,11 @@ class Display:
 def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
     """The top trials (a table on stderr, with ``table``), then the counts and the best trial
     on stdout."""
-    from sparktf.console import console
-
     multi = goals_of(cfg).is_multi
     if table and multi:
-        _front_table(res, cfg, console)
+        _front_table(res, cfg)
     elif table:
-        _top_table(res, cfg, console)
+        _top_table(res, cfg)
     counts = ", ".join(f"{n} {state.lower().replace('_', ' ')}" for state, n in res.counts.items())
     print(f"trials: {counts or 'none'}; {res.wall_seconds:.1f}s; run directory {res.run_dir}")
     if res.best_params is not None and res.best_value is not None:
@@ -94,8 +92,10 @@ def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
             print(f"      test error {res.best_metrics['test_error']:.4f} (accuracy {acc:.4f})")
 
 
-def _top_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
+def _top_table(res: TuneResult, cfg: TuneConfig) -> None:
     from rich.table import Table
+
+    from sparktf.console import print_whole
 
     df = res.trials
     done = df[df["state"] == "COMPLETE"] if len(df) else df
@@ -112,12 +112,14 @@ def _top_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
     top = done.sort_values("value", ascending=cfg.direction == "minimize").head(5)
     for _, row in top.iterrows():
         table.add_row(*[_fmt(row[c]) for c in cols])
-    console.print(table)
+    print_whole(table)
 
 
-def _front_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
+def _front_table(res: TuneResult, cfg: TuneConfig) -> None:
     """Several objectives: the Pareto front, best first objective first."""
     from rich.table import Table
+
+    from sparktf.console import print_whole
 
     front = res.front
     if not len(front):
@@ -136,7 +138,7 @@ def _front_table(res: TuneResult, cfg: TuneConfig, console: Any) -> None:
     top = front.sort_values(f"value_{first}", ascending=objectives[first] == "minimize")
     for _, row in top.iterrows():
         table.add_row(*[_fmt(row[c]) for c in cols])
-    console.print(table)
+    print_whole(table)
 
 
 def _fmt(v: Any) -> str:

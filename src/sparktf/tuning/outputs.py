@@ -160,12 +160,18 @@ def result(study: optuna.Study, run: RunDir, wall: float, chosen: int | None = N
     )
 
 
-def check_failed(res: TuneResult, resume_hint: str) -> None:
-    """Raise when no trial completed or was pruned.
+def check_failed(res: TuneResult, resume_hint: str, gave_up: str | None = None) -> None:
+    """Raise when the study gave up (``gave_up``: why), or no trial completed or was pruned.
 
     Raises:
-        StudyFailed: every finished trial failed (the first error shown), or none finished.
+        StudyFailed: the first trials all failed alike (--max-failures), every finished trial
+            failed (the first error shown), or none finished.
     """
+    if gave_up is not None:
+        raise StudyFailed(
+            f"the study stopped: {gave_up}\nfix the cause (the error of each trial is in "
+            f"trials.csv), then {resume_hint}; --max-failures 0 never stops a study for this"
+        )
     if res.counts.get("COMPLETE", 0) or res.counts.get("PRUNED", 0):
         return
     df = res.trials

@@ -9,13 +9,10 @@ from typing import TYPE_CHECKING, Any
 from sparktf.errors import ConfigError
 from sparktf.rundir import RunDir
 from sparktf.search import record
-from sparktf.search.optuna_compat import fail_trial
 from sparktf.tuning.config import TuneConfig
 
 if TYPE_CHECKING:
     import optuna
-
-LOST = "interrupted: the driver stopped while it was running"
 
 
 def resume_config(out: str | Path | None, changes: Mapping[str, Any]) -> TuneConfig:
@@ -35,19 +32,27 @@ def resume_config(out: str | Path | None, changes: Mapping[str, Any]) -> TuneCon
 
 
 def prepare_resume(study: optuna.Study, log: Callable[[str], None]) -> None:
-    """Mark trials left RUNNING by a lost driver as interrupted, and queue every interrupted
-    (or never started) trial's parameters again, once."""
-    import optuna
-
-    for t in study.get_trials(deepcopy=False):
-        if t.state == optuna.trial.TrialState.RUNNING:
-            fail_trial(study, t, record.encode(error=LOST, interrupted=True))
+    """Queue every interrupted (or never started) trial's parameters again, once, as a re-run
+    that continues the interrupted trial's checkpoints. Trials left RUNNING by a lost driver
+    stay RUNNING: the dispatcher continues them under their own numbers (``orphans``)."""
     trials = study.get_trials(deepcopy=False)
     already = {t.user_attrs.get(record.RERUN_OF) for t in trials}
     requeued = 0
     for t in trials:
         if record.is_interrupted(t) and t.number not in already:
-            study.enqueue_trial(t.params, user_attrs={record.RERUN_OF: t.number})
+            root = record.lineage(t.user_attrs, t.number)
+            attrs = {record.RERUN_OF: t.number, record.LINEAGE: root}
+            study.enqueue_trial(t.params, user_attrs=attrs)
             requeued += 1
+    running = len(orphans(study))
+    if running:
+        log(f"resume: {running} trial(s) the stopped driver was running will continue")
     if requeued:
         log(f"resume: {requeued} interrupted or unstarted trial(s) will run again")
+
+
+def orphans(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials the storage holds as RUNNING: a lost driver was running them."""
+    import optuna
+
+    return list(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
