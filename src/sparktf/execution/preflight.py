@@ -248,7 +248,8 @@ def _sparktf_row(answers: Sequence[dict[str, Any]], version: str, pip: str) -> C
             f"ModuleNotFoundError: No module named 'sparktf' {_where(missing, answers)}",
             f"{pip} sparktf=={version} (the driver's version) on every executor",
         )
-    other = sorted({str(a["versions"].get("sparktf")) for a in answers} - {version})
+    known = {a["versions"].get("sparktf") for a in answers} - {None}
+    other = sorted(known - {version})  # (None: importable from a path, not installed)
     if other:
         return CheckRow(
             "sparktf",
