@@ -92,6 +92,13 @@ def configure_output(verbose: bool = False, quiet: bool = False) -> None:
     else:
         os.environ.pop(VERBOSE_ENV, None)
         silence_libraries(worker=False)
+        # A library's module-level logging.error() configures the root logger to print to
+        # stderr when it has no handler (Py4J's "KeyboardInterrupt while sending command",
+        # with a traceback, when Ctrl-C lands during a call to the JVM). The CLI's process
+        # gives the root logger a handler that prints nothing.
+        root = logging.getLogger()
+        if not root.handlers:
+            root.addHandler(logging.NullHandler())
 
 
 def is_verbose() -> bool:
