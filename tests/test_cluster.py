@@ -97,6 +97,7 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
     stop_cluster(sdir, grace=3)
 
 
+@pytest.mark.slow
 def test_start_use_status_refuse_and_stop(state_dir: Path, capsys: pytest.CaptureFixture) -> None:
     # start through the CLI: the master URL is the only thing on stdout
     out = subprocess.run(

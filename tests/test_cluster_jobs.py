@@ -29,6 +29,8 @@ from tests.clusterutil import (
     write_space,
 )
 
+pytestmark = pytest.mark.slow  # real clusters and CLI drivers in subprocesses
+
 # Hold the application until both executors have registered, so that the first trials do not
 # all land on the executor that came first.
 WAIT_FOR_BOTH = [

@@ -31,6 +31,8 @@ from tests.clusterutil import (
 )
 from tests.test_cluster_jobs import WAIT_FOR_BOTH
 
+pytestmark = pytest.mark.slow  # real clusters and CLI drivers in subprocesses
+
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[ClusterInfo]:

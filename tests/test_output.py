@@ -97,6 +97,7 @@ def predict_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return ["predict", "--model", str(model), "--input", str(images), "--master", "local[1]"]
 
 
+@pytest.mark.slow
 def test_predict_prints_only_its_own_lines(predict_args: list[str]) -> None:
     res = _run(predict_args)
     assert res.returncode == 0, res.stderr
@@ -110,6 +111,7 @@ def test_predict_prints_only_its_own_lines(predict_args: list[str]) -> None:
         assert re.match(r"predict: \d+(/\d+)?, \d+:\d\d:\d\d elapsed", line), res.stderr
 
 
+@pytest.mark.slow
 def test_predict_quiet_prints_only_the_result(predict_args: list[str]) -> None:
     res = _run([*predict_args, "--quiet"])
     assert res.returncode == 0, res.stderr
@@ -142,6 +144,7 @@ def _tune_args(tmp_path: Path, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_verbose_before_the_command_shows_other_libraries(tmp_path: Path) -> None:
     args = _tune_args(tmp_path, "--trials", "1")
     args[args.index("tests.test_output:slow_curve")] = "tests.objectives:quadratic"
@@ -154,6 +157,7 @@ def test_verbose_before_the_command_shows_other_libraries(tmp_path: Path) -> Non
     )
 
 
+@pytest.mark.slow
 def test_tune_timeout_prints_no_traceback_and_no_false_channel_warning(tmp_path: Path) -> None:
     # both trials report to the driver while --timeout cancels them and the channel closes
     res = _run(_tune_args(tmp_path, "--trials", "2", "--timeout", "6"))
@@ -173,6 +177,7 @@ DRIVER_TF_LINES = re.compile(
 )
 
 
+@pytest.mark.slow
 def test_python_api_tune_prints_no_foreign_lines(tmp_path: Path) -> None:
     # The Python API leaves the process's stderr and Python warnings to the user's program, but
     # Spark's logging, Optuna's INFO lines and what TensorFlow prints in the Python workers are
@@ -190,6 +195,7 @@ def test_python_api_tune_prints_no_foreign_lines(tmp_path: Path) -> None:
     assert not foreign, proc.stderr
 
 
+@pytest.mark.slow
 def test_python_api_predict_prints_only_the_driver_tensorflow_lines(
     predict_args: list[str],
 ) -> None:

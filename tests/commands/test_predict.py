@@ -64,6 +64,7 @@ def test_help_explains_every_flag(capsys: pytest.CaptureFixture) -> None:
     assert "DecodeJpeg/contents:0" in out and "decompression bombs" in out
 
 
+@pytest.mark.slow
 def test_parquet_output_and_summary_line(
     spark: Any,
     spark_flags: list[str],
@@ -334,6 +335,7 @@ def test_streaming_usage_errors_exit_2_before_spark(
     assert message in " ".join(capsys.readouterr().err.split())
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_stream_and_a_restart_loses_and_repeats_nothing(
     spark: Any, spark_flags: list[str], model: Path, tmp_path: Path
 ) -> None:

@@ -158,6 +158,7 @@ def test_help_explains_the_data_forms(capsys: pytest.CaptureFixture) -> None:
         assert words in text, words
 
 
+@pytest.mark.slow
 def test_cnn_from_the_command_line_then_predict_answers_folder_names(
     spark, spark_flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -78,6 +78,7 @@ def _kill_in_mid_trial(
     return study["res"]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_s_keras_trial_continues_from_its_checkpoint(spark, tmp_path: Path) -> None:
     from sparktf.datasets import load
     from tests.conftest import make_idx_dataset

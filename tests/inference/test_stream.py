@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from sparktf.inference import predict
 from sparktf.inference.stream import StreamConfig, run_stream
@@ -125,6 +126,7 @@ def test_predict_turns_a_streaming_dataframe_into_a_streaming_one(
         assert [t.class_index for t in row.top_k] == [t.class_index for t in want[key].top_k]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_running_stream_cleanly(tmp_path: Path, gray_model_path: Path) -> None:
     """A scheduler's SIGTERM to ``predict --stream``: exit 143 after a clean stop, the
     checkpoint intact (the same command continues; nothing is labelled twice)."""

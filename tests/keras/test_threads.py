@@ -51,6 +51,7 @@ GPU_CLIENT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_concurrent_tasks_get_different_gpus_on_a_standalone_cluster(tmp_path: Path) -> None:
     script = tmp_path / "fake-gpus.sh"
     script.write_text('#!/usr/bin/env bash\necho \'{"name": "gpu", "addresses": ["0", "1"]}\'\n')

@@ -37,6 +37,7 @@ def _stop_after_first_child(server: Server, stopped: threading.Event) -> None:
     stopped.set()
 
 
+@pytest.mark.slow
 def test_a_server_going_down_mid_study_leaves_a_reported_gap_that_resume_fills(
     spark: Any, tmp_path: Path, mlflow_server: Server, capsys: pytest.CaptureFixture
 ) -> None:
