@@ -164,6 +164,9 @@ def main() -> None:
     )
     ap.add_argument("--train", type=int, default=3000, help="training images (default 3000)")
     ap.add_argument("--runs", type=int, default=1, help="repeats of each pair (median)")
+    ap.add_argument(
+        "--overhead-only", action="store_true", help="only the no-loss pair (the overhead)"
+    )
     args = ap.parse_args()
     from sparktf.cluster import standalone_cluster
 
@@ -178,7 +181,12 @@ def main() -> None:
                 epoch_s = base["wall"] / (TRIALS / 2 * EPOCHS + 2)  # rough: 2 waves, start-up
                 results.setdefault("no loss, checkpoints", []).append(base)
                 results.setdefault("no loss, --no-checkpoints", []).append(plain)
-            for kind, ck in (("worker", True), ("worker", False), ("driver", True)):
+            losses = (
+                ()
+                if args.overhead_only
+                else (("worker", True), ("worker", False), ("driver", True))
+            )
+            for kind, ck in losses:
                 state = work / f"c{r}-{kind}-{ck}"
                 with standalone_cluster(workers=2, cores=1, memory="3g", state_dir=state) as c:
                     same = results.get("worker lost, checkpoints", [{}])[-1]

@@ -145,6 +145,44 @@ def _lose_a_worker_mid_study(cluster: ClusterInfo, args: list[str], tmp_path: Pa
     assert len({x for what, x, _ in lines if what == "end"}) == len(xs)
 
 
+def test_a_lost_worker_s_trial_continues_from_its_checkpoint_on_the_other(
+    cluster: ClusterInfo, tmp_path: Path
+) -> None:
+    """A spot loss: the worker running a trial dies (SIGKILL, with its executor and Python
+    workers) after the trial's checkpoint of epoch 2; Spark runs the task again on the other
+    worker, which continues from that checkpoint."""
+    log, go, run = tmp_path / "epochs.log", tmp_path / "go", tmp_path / "run"
+    space = write_space(
+        tmp_path / "space.json",
+        {"x": 1.0, "epochs": 4, "hold": 2, "log": str(log), "go": str(go)},
+    )
+    args = ["tune", "--objective", "tests.objectives:checkpointed_loop", "--space", str(space)]
+    args += ["--trials", "1", "--pruner", "none", "--out", str(run), "--quiet", "--no-report"]
+    proc = start_cli([*args, "--master", cluster.master_url, *WAIT_FOR_BOTH], tmp_path / "t.log")
+    try:
+        wait_for(
+            "a checkpoint after epoch 2",
+            lambda: list(run.glob("checkpoints/*/trial-0/step-000002-*/checkpoint.json")),
+            proc=proc,
+            log=tmp_path / "t.log",
+        )
+        pid = int(log.read_text().split()[-1])  # the Python worker training the trial
+        index = next(i + 1 for i, w in enumerate(cluster.worker_pids) if pid in descendants(w))
+        kill_worker(cluster, index)
+        go.touch()
+        rc = proc.wait(timeout=JOB_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc == 0, tail(tmp_path / "t.log")
+    (t,) = study_trials(run)
+    assert t.state.name == "COMPLETE" and t.value == 12.0
+    assert t.user_attrs["resumed_from_epoch"] >= 2
+    assert t.intermediate_values == {1: 3.0, 2: 6.0, 3: 9.0, 4: 12.0}
+    epochs = [line.split()[1] for line in log.read_text().splitlines()]
+    assert epochs == ["1", "2", "3", "4"], "epochs trained again after the worker loss"
+
+
 def test_worker_loss_mid_prediction_keeps_every_row_once(
     cluster: ClusterInfo, tmp_path: Path
 ) -> None:

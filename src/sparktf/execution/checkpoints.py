@@ -124,11 +124,9 @@ class TrialCheckpoints:
                 )
         ckpt = f"{self.dir}/step-{int(step):06d}-{uuid.uuid4().hex[:8]}"
         self.fs.create_dir(ckpt, recursive=True)
-        if arrays:
-            with tempfile.TemporaryFile() as tmp:
-                np.savez(tmp, **arrays)  # type: ignore[arg-type]
-                tmp.seek(0)
-                self._write(f"{ckpt}/{ARRAYS}", tmp.read())
+        if arrays:  # straight into the store's stream (zip needs no seeking)
+            with self.fs.open_output_stream(f"{ckpt}/{ARRAYS}") as out:
+                np.savez(out, **arrays)  # type: ignore[arg-type]
         files = self._save_directory(ckpt, Path(directory)) if directory is not None else []
         marker = {
             "format": FORMAT,

@@ -66,7 +66,8 @@ class TrialContext:
         """Save a checkpoint after ``step`` (with the curve so far); False when they are off."""
         if self.checkpoints is None:
             return False
-        curve = {str(k): v for k, v in self.curve.items() if k <= step}
+        curve = {str(k): v for k, v in dict(self.curve).items() if k <= step}  # (a copy: a
+        # background writer may run while the trial reports its next epoch)
         try:
             self.checkpoints.save(step, arrays, {**(meta or {}), CURVE: curve}, directory)
         except OSError as exc:  # the store is unreachable: train on, without checkpoints

@@ -9,7 +9,9 @@ from its parameters, then given the saved values, so no code is ever loaded from
 
 from __future__ import annotations
 
+import contextvars
 import random
+import threading
 from typing import Any
 
 import numpy as np
@@ -111,6 +113,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         super().__init__()
         self.every = max(1, int(every))
         self.history = {k: list(v) for k, v in history.items()}
+        self._writer: threading.Thread | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for key, value in (logs or {}).items():
@@ -119,5 +122,21 @@ class CheckpointCallback(keras.callbacks.Callback):
         last = done >= int(self.params.get("epochs") or 0)
         if last or self.model.stop_training or done % self.every:
             return
+        # The state is copied here, between two epochs; writing it (tens of MB for a large
+        # model) happens while the next epoch trains. One write at a time: a write that has
+        # not finished when the next checkpoint is due is waited for.
         arrays, meta = training_state(self.model, done, self.history)
-        save_checkpoint(done, arrays, meta=meta)
+        self._wait()
+        run = contextvars.copy_context().run  # the trial is a context variable of this thread
+        self._writer = threading.Thread(
+            target=run, args=(save_checkpoint, done, arrays), kwargs={"meta": meta}, daemon=True
+        )
+        self._writer.start()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._wait()
+
+    def _wait(self) -> None:
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
