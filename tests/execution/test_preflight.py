@@ -14,7 +14,7 @@ from sparktf import __version__
 from sparktf.cli import main
 from sparktf.connect import local_connect_server
 from sparktf.execution.preflight import Needs, run_preflight
-from tests.clusterutil import run_cli, tail, write_space
+from tests.clusterutil import run_cli, save_gray_model, tail, write_pngs, write_space
 
 
 def test_doctor_checks_the_executors_and_says_so(
@@ -54,6 +54,14 @@ def test_executors_without_sparktf_are_refused_before_any_trial(tmp_path: Path) 
         args = ["tune", "--objective", "tests.objectives:sleep_and_return", "--space", str(space)]
         args += ["--trials", "2", "--remote", url, "--out", str(tmp_path / "run")]
         rc = run_cli([*args, "--no-report"], tmp_path / "tune.log")
+        write_pngs(tmp_path / "images", 3)
+        model = save_gray_model(tmp_path / "gray.keras")
+        args = ["predict", "--model", str(model), "--input", str(tmp_path / "images")]
+        args += ["--remote", url, "--out", str(tmp_path / "p.parquet")]
+        predict_rc = run_cli(args, tmp_path / "predict.log")
+    out = tail(tmp_path / "predict.log")
+    assert predict_rc == 2 and "No module named 'sparktf'" in out, out
+    assert not (tmp_path / "p.parquet").exists()
     out = tail(tmp_path / "tune.log")
     assert rc == 2, out
     assert "the executors are not ready (sparktf, pyarrow / numpy)" in out, out

@@ -48,6 +48,7 @@ __all__ = [
     "PredictSummary",
     "TaskPlan",
     "check",
+    "check_executors",
     "format_row",
     "open_session",
     "output_format",
@@ -242,8 +243,23 @@ def run_predict(
     table = table_model(model)  # a tuned table model (mlp): table rows in, not images
     if table is not None and isinstance(source, str):
         check_columns(source, table)
-        session = open_session(spark, master, conf, remote)
+        session = check_executors(open_session(spark, master, conf, remote))
         return run_table_predict(source, table, out, cfg, session, overwrite, progress)
     spec = check(source, model, cfg)
-    df = prepare(source, spec, cfg, open_session(spark, master, conf, remote))
+    df = prepare(source, spec, cfg, check_executors(open_session(spark, master, conf, remote)))
     return write_predictions(df, out, overwrite=overwrite, progress=progress)
+
+
+def check_executors(spark: SparkSession) -> SparkSession:
+    """The preflight before a prediction job: the executors can import sparktf (the driver's
+    version), TensorFlow and pyarrow, in the driver's Python version; returns ``spark``.
+
+    Raises:
+        ConfigError: a check failed (the table of checks says which, and the fix).
+    """
+    from sparktf.execution.preflight import Needs, run_preflight
+    from sparktf.spark import is_connect, task_slots
+
+    tasks = 2 if is_connect(spark) else task_slots(spark)  # (slots cost a job on Connect)
+    run_preflight(spark, Needs(), tasks).raise_if_failed()
+    return spark

@@ -27,7 +27,7 @@ from sparktf.inference.config import PredictConfig
 from sparktf.inference.inputs import stream_format, stream_input
 from sparktf.inference.jobs import stage_dir
 from sparktf.inference.models import resolve_model
-from sparktf.inference.predict import open_session, predict_input
+from sparktf.inference.predict import check_executors, open_session, predict_input
 from sparktf.inference.writing import Counts, PredictSummary, count_metrics, counts_of
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ def run_stream(
     if isinstance(source, (str, Path)):
         stream_format(str(source), cfg)
     spec = resolve_model(model, cfg, stage_dir())
-    session = open_session(spark, master, conf, remote)
+    session = check_executors(open_session(spark, master, conf, remote))
     inp = stream_input(session, source, cfg, stream.max_files_per_trigger)
     t0 = time.perf_counter()
     query = start_stream(predict_input(inp, spec, cfg, session), stream)
