@@ -29,6 +29,7 @@ from tests.clusterutil import (
     write_pngs,
     write_space,
 )
+from tests.conftest import classic_only
 from tests.test_cluster_jobs import WAIT_FOR_BOTH
 
 pytestmark = pytest.mark.slow  # real clusters and CLI drivers in subprocesses
@@ -324,6 +325,7 @@ def test_driver_loss_then_resume_continues_the_running_trials_under_their_number
     assert sorted(set(starts)) == [float(x) for x in XS]
 
 
+@classic_only  # the driver's own process tree runs the trial (a Connect server outlives it)
 def test_driver_loss_then_resume_continues_a_trial_from_its_checkpoint(tmp_path: Path) -> None:
     log, go, run = tmp_path / "epochs.log", tmp_path / "go", tmp_path / "run"
     space = write_space(
