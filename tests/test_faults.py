@@ -146,12 +146,9 @@ def _lose_a_worker_mid_study(cluster: ClusterInfo, args: list[str], tmp_path: Pa
     assert len({x for what, x, _ in lines if what == "end"}) == len(xs)
 
 
-def test_a_lost_worker_s_trial_continues_from_its_checkpoint_on_the_other(
-    cluster: ClusterInfo, tmp_path: Path
-) -> None:
-    """A spot loss: the worker running a trial dies (SIGKILL, with its executor and Python
-    workers) after the trial's checkpoint of epoch 2; Spark runs the task again on the other
-    worker, which continues from that checkpoint."""
+def _start_held_loop(tmp_path: Path, *spark_args: str) -> tuple[Any, Path, Path, Path]:
+    """Start ``sparktf tune`` of one ``checkpointed_loop`` trial of 4 epochs that waits after
+    epoch 2 until ``go`` exists; returns (the driver process, its epoch log, go, the run)."""
     log, go, run = tmp_path / "epochs.log", tmp_path / "go", tmp_path / "run"
     space = write_space(
         tmp_path / "space.json",
@@ -159,14 +156,38 @@ def test_a_lost_worker_s_trial_continues_from_its_checkpoint_on_the_other(
     )
     args = ["tune", "--objective", "tests.objectives:checkpointed_loop", "--space", str(space)]
     args += ["--trials", "1", "--pruner", "none", "--out", str(run), "--quiet", "--no-report"]
-    proc = start_cli([*args, "--master", cluster.master_url, *WAIT_FOR_BOTH], tmp_path / "t.log")
+    return start_cli([*args, *spark_args], tmp_path / "tune-1.log"), log, go, run
+
+
+def _wait_for_the_checkpoint_of_epoch_2(proc: Any, run: Path, tmp_path: Path) -> None:
+    wait_for(
+        "a checkpoint after epoch 2",
+        lambda: list(run.glob("checkpoints/*/trial-0/step-000002-*/checkpoint.json")),
+        proc=proc,
+        log=tmp_path / "tune-1.log",
+    )
+
+
+def _continued_from_its_checkpoint(run: Path, log: Path, exactly: bool) -> None:
+    """The one trial completed, continuing after epoch 2: each epoch trained and recorded once."""
+    (t,) = study_trials(run)
+    assert t.number == 0 and t.state.name == "COMPLETE" and t.value == 12.0
+    resumed = t.user_attrs["resumed_from_epoch"]
+    assert resumed == 2 if exactly else resumed >= 2
+    assert t.intermediate_values == {1: 3.0, 2: 6.0, 3: 9.0, 4: 12.0}
+    epochs = [line.split()[1] for line in log.read_text().splitlines()]
+    assert epochs == ["1", "2", "3", "4"], "epochs trained again after the loss"
+
+
+def test_a_lost_worker_s_trial_continues_from_its_checkpoint_on_the_other(
+    cluster: ClusterInfo, tmp_path: Path
+) -> None:
+    """A spot loss: the worker running a trial dies (SIGKILL, with its executor and Python
+    workers) after the trial's checkpoint of epoch 2; Spark runs the task again on the other
+    worker, which continues from that checkpoint."""
+    proc, log, go, run = _start_held_loop(tmp_path, "--master", cluster.master_url, *WAIT_FOR_BOTH)
     try:
-        wait_for(
-            "a checkpoint after epoch 2",
-            lambda: list(run.glob("checkpoints/*/trial-0/step-000002-*/checkpoint.json")),
-            proc=proc,
-            log=tmp_path / "t.log",
-        )
+        _wait_for_the_checkpoint_of_epoch_2(proc, run, tmp_path)
         pid = int(log.read_text().split()[-1])  # the Python worker training the trial
         index = next(i + 1 for i, w in enumerate(cluster.worker_pids) if pid in descendants(w))
         kill_worker(cluster, index)
@@ -175,13 +196,8 @@ def test_a_lost_worker_s_trial_continues_from_its_checkpoint_on_the_other(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert rc == 0, tail(tmp_path / "t.log")
-    (t,) = study_trials(run)
-    assert t.state.name == "COMPLETE" and t.value == 12.0
-    assert t.user_attrs["resumed_from_epoch"] >= 2
-    assert t.intermediate_values == {1: 3.0, 2: 6.0, 3: 9.0, 4: 12.0}
-    epochs = [line.split()[1] for line in log.read_text().splitlines()]
-    assert epochs == ["1", "2", "3", "4"], "epochs trained again after the worker loss"
+    assert rc == 0, tail(tmp_path / "tune-1.log")
+    _continued_from_its_checkpoint(run, log, exactly=False)
 
 
 def test_worker_loss_mid_prediction_keeps_every_row_once(
@@ -327,21 +343,9 @@ def test_driver_loss_then_resume_continues_the_running_trials_under_their_number
 
 @classic_only  # the driver's own process tree runs the trial (a Connect server outlives it)
 def test_driver_loss_then_resume_continues_a_trial_from_its_checkpoint(tmp_path: Path) -> None:
-    log, go, run = tmp_path / "epochs.log", tmp_path / "go", tmp_path / "run"
-    space = write_space(
-        tmp_path / "space.json",
-        {"x": 1.0, "epochs": 4, "hold": 2, "log": str(log), "go": str(go)},
-    )
-    args = ["tune", "--objective", "tests.objectives:checkpointed_loop", "--space", str(space)]
-    args += ["--trials", "1", "--pruner", "none", "--out", str(run), "--master", "local[1]"]
-    proc = start_cli([*args, "--quiet", "--no-report"], tmp_path / "tune-1.log")
+    proc, log, go, run = _start_held_loop(tmp_path, "--master", "local[1]")
     try:
-        wait_for(
-            "a checkpoint after epoch 2",
-            lambda: list(run.glob("checkpoints/*/trial-0/step-000002-*/checkpoint.json")),
-            proc=proc,
-            log=tmp_path / "tune-1.log",
-        )
+        _wait_for_the_checkpoint_of_epoch_2(proc, run, tmp_path)
         # the driver and everything it started: PySpark's daemon forks its Python workers in a
         # process group of its own, which a cluster ends with the application (here, by hand)
         for pid in [proc.pid, *descendants(proc.pid)]:
@@ -357,12 +361,7 @@ def test_driver_loss_then_resume_continues_a_trial_from_its_checkpoint(tmp_path:
     assert "1 trial(s) the stopped driver was running will continue" in tail(
         tmp_path / "tune-2.log"
     )
-    (t,) = study_trials(run)
-    assert t.number == 0 and t.state.name == "COMPLETE" and t.value == 12.0
-    assert t.user_attrs["resumed_from_epoch"] == 2
-    assert t.intermediate_values == {1: 3.0, 2: 6.0, 3: 9.0, 4: 12.0}
-    epochs = [line.split()[1] for line in log.read_text().splitlines()]
-    assert epochs == ["1", "2", "3", "4"], "epochs trained again after the driver loss"
+    _continued_from_its_checkpoint(run, log, exactly=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

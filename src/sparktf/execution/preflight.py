@@ -13,7 +13,7 @@ import json
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -123,8 +123,6 @@ class Preflight:
     rows: tuple[CheckRow, ...]
     hosts: tuple[str, ...] = ()
     seconds: float = 0.0
-    executor_python: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[CheckRow]:
@@ -206,7 +204,6 @@ def run_preflight(spark: Any, needs: Needs, tasks: int) -> Preflight:
         tuple(evaluate(answers, needs)),
         hosts=tuple(sorted({a["host"] for a in answers})),
         seconds=time.perf_counter() - t0,
-        executor_python=answers[0]["executable"] if answers else "",
     )
 
 
