@@ -28,7 +28,7 @@ _LAZY = {
     "TuneResult": "sparktf.tuning:TuneResult",
     "TuneConfig": "sparktf.tuning:TuneConfig",
     "keras_builder": "sparktf.tuning:keras_builder",
-    "report_step": "sparktf.execution.context:report",
+    "report_step": "sparktf.trial:report",
     "ReportCallback": "sparktf.keras.callbacks:ReportCallback",
     "predict": "sparktf.inference:predict",
 }

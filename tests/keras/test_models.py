@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from sparktf.errors import ConfigError
-from sparktf.execution.channel import ChannelClient
-from sparktf.execution.context import TrialContext, trial_context
 from sparktf.keras.models import MNIST_CNN, build_mnist_cnn, get_family, make_optimizer
+from sparktf.trial.context import TrialContext, trial_context
 
 
 def test_mnist_cnn_architecture_and_defaults() -> None:
@@ -56,14 +55,17 @@ def test_report_callback_stops_training_and_keeps_history() -> None:
     import keras
     from sparktf.keras.callbacks import ReportCallback
 
-    class StopAtTwo(ChannelClient):
+    class StopAtTwo:  # the driver's answers: stop at epoch 2
+        def announce_measures(self, measures: dict[str, float]) -> None:
+            pass
+
         def report(self, step: int, value: float) -> bool:
             return step == 2
 
     x = np.random.default_rng(0).random((40, 28, 28, 1), dtype=np.float32)
     y = np.arange(40) % 10
     model = build_mnist_cnn({"neurons": 8, "learning_rate": 1e-3})
-    ctx = TrialContext(0, {}, StopAtTwo(None, 0))
+    ctx = TrialContext(0, {}, StopAtTwo())
     with trial_context(ctx):
         hist = model.fit(
             x,

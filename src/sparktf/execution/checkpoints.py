@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparktf.trial.context import Checkpoint
+
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow.fs
@@ -55,23 +57,6 @@ class CheckpointPlace:
         return TrialCheckpoints(self, number, dict(params))
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    """A trial's saved state.
-
-    Attributes:
-        step: the step (epoch) it was saved after; the trial continues with ``step + 1``.
-        arrays: named numpy arrays (loaded without pickle).
-        meta: the JSON-able metadata saved with it.
-        directory: a local folder with the files saved as a directory (None for none).
-    """
-
-    step: int
-    arrays: dict[str, np.ndarray]
-    meta: dict[str, Any]
-    directory: Path | None = None
-
-
 def filesystem(url: str) -> tuple[pyarrow.fs.FileSystem, str]:
     """The ``pyarrow.fs`` filesystem of ``url`` and the path inside it (a plain path is local).
 
@@ -93,7 +78,8 @@ def _json_default(value: Any) -> Any:
 
 
 class TrialCheckpoints:
-    """The checkpoints of one trial: save the newest, find it, remove them all."""
+    """The checkpoints of one trial: save the newest, find it, remove them all (the
+    :class:`~sparktf.trial.context.CheckpointStore` a trial keeps its state in)."""
 
     def __init__(self, place: CheckpointPlace, number: int, params: dict[str, Any]) -> None:
         self.place, self.number, self.params = place, number, params

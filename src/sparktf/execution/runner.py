@@ -26,9 +26,9 @@ from sparktf.console import silence_libraries
 from sparktf.errors import TrialFailed, TrialPruned
 from sparktf.execution.channel import ChannelAddress, ChannelClient
 from sparktf.execution.checkpoints import CheckpointPlace
-from sparktf.execution.context import TrialContext, trial_context
 from sparktf.keras.threads import configure_threads, task_cpus, task_gpus, visible_gpus
 from sparktf.search.study import is_better
+from sparktf.trial.context import TrialContext, trial_context
 
 
 class ObjectiveKind(str, Enum):

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sparktf.errors import TrialPruned
-from sparktf.execution.checkpoints import Checkpoint
-from sparktf.execution.context import current_trial, known, report
+from sparktf.trial.context import Checkpoint, current_trial, known, report
 
 __all__ = [
     "Checkpoint",

@@ -3,22 +3,75 @@
 ``report(step, value)`` sends one point of the learning curve to the driver; when the driver's
 pruner says stop, it raises :class:`~sparktf.errors.TrialPruned`. Outside a trial (for example
 when debugging an objective locally) it only records nothing and returns.
+
+The trial reaches the driver through a :class:`Reporter` and keeps its state in a
+:class:`CheckpointStore`; ``execution`` implements both (the report channel's client, the
+checkpoint store) and makes the context current, so that objectives and ``keras`` never import
+``execution``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sparktf.errors import TrialPruned
-from sparktf.execution.channel import ChannelClient
-from sparktf.execution.checkpoints import Checkpoint, TrialCheckpoints
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CURVE = "sparktf_curve"  # a checkpoint's metadata key: the learning curve up to its step
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A trial's saved state.
+
+    Attributes:
+        step: the step (epoch) it was saved after; the trial continues with ``step + 1``.
+        arrays: named numpy arrays (loaded without pickle).
+        meta: the JSON-able metadata saved with it.
+        directory: a local folder with the files saved as a directory (None for none).
+    """
+
+    step: int
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+    directory: Path | None = None
+
+
+class Reporter(Protocol):
+    """Where a trial's learning curve goes: the driver, which answers "stop" or not."""
+
+    def announce_measures(self, measures: dict[str, float]) -> None:
+        """Tell the driver what the trial knows before training (before its first report)."""
+
+    def report(self, step: int, value: float) -> bool:
+        """Send one intermediate value; True when the trial should stop."""
+
+
+class CheckpointStore(Protocol):
+    """Where one trial's checkpoints are kept: the newest only."""
+
+    def save(
+        self,
+        step: int,
+        arrays: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        directory: str | Path | None = None,
+    ) -> str:
+        """Save a checkpoint after ``step``, replacing the older ones; returns where."""
+
+    def latest(self) -> Checkpoint | None:
+        """The newest complete checkpoint of this trial, or None."""
+
+    def clear(self) -> None:
+        """Remove every checkpoint of the trial (it finished)."""
 
 
 @dataclass
@@ -27,13 +80,13 @@ class TrialContext:
 
     number: int
     params: dict[str, Any]
-    client: ChannelClient
+    reporter: Reporter
     curve: dict[int, float] = field(default_factory=dict)
     pruned_at: int | None = None
     measures: tuple[str, ...] = ()  # the built-in measures the study needs
     known: dict[str, float] = field(default_factory=dict)  # said before training
 
-    checkpoints: TrialCheckpoints | None = None  # None: checkpoints are off
+    checkpoints: CheckpointStore | None = None  # None: checkpoints are off
     resumed_from: int | None = None  # the step the attempt's checkpoint was saved after
     warnings: list[str] = field(default_factory=list)
     _looked: bool = False
@@ -42,7 +95,7 @@ class TrialContext:
     def announce(self, measures: dict[str, float]) -> None:
         """Record and send what the trial knows before training (params, model_bytes)."""
         self.known.update({str(k): float(v) for k, v in measures.items()})
-        self.client.announce_measures(self.known)
+        self.reporter.announce_measures(self.known)
 
     def should_stop(self, step: int, value: float, final: bool = False) -> bool:
         """Record ``value`` at ``step``, report it, and return True when the trial must stop.
@@ -51,7 +104,7 @@ class TrialContext:
         self.curve[int(step)] = float(value)
         if not math.isfinite(value):
             return False
-        if self.client.report(step, value) and not final:
+        if self.reporter.report(step, value) and not final:
             self.pruned_at = int(step)
             return True
         return False
@@ -93,7 +146,7 @@ class TrialContext:
         for step, value in sorted((int(k), float(v)) for k, v in curve.items()):
             self.curve[step] = value
             if math.isfinite(value):
-                self.client.report(step, value)  # decisions on old steps do not apply
+                self.reporter.report(step, value)  # decisions on old steps do not apply
         return ckpt
 
 
