@@ -88,7 +88,7 @@ def plain_keras_loop(model: Any, files: list[Path], spec: Any, batch_size: int) 
     """(b): decode every file, stack, model.predict; returns seconds."""
     from keras.utils import img_to_array, load_img
 
-    from sparktf.inference.images import to_batch
+    from sparktf.imaging import to_batch
 
     t0 = time.perf_counter()
     arrays = [
@@ -132,7 +132,7 @@ def per_image_2016(spark: Any, files: list[Path], model: Any, spec: Any) -> floa
     def run_partition(rows: Any) -> Any:
         import tensorflow as tf
 
-        from sparktf.inference.images import decode_image, to_batch
+        from sparktf.imaging import decode_image, to_batch
 
         in_t, out_t, sp = plan
         for _path, content in rows:

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from sparktf.errors import ConfigError
-from sparktf.inference.images import ImageSpec, decode_image, from_pixels, to_batch
+from sparktf.imaging import ImageSpec, RowError, decode_image, from_pixels, to_batch
 from sparktf.inference.labels import imagenet_labels, imagenet_synsets, read_labels
-from sparktf.inference.reasons import RowError
 from tests.inference.badimages import write_bad_images
 from tests.inference.conftest import encode, photo
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from sparktf.errors import ConfigError
+from sparktf.imaging import ImageSpec, decode_image, to_batch
 from sparktf.inference import PredictConfig, predict
-from sparktf.inference.images import ImageSpec, decode_image, to_batch
 from sparktf.inference.models import find_application, resolve_model
 from tests.conftest import classic_only
 from tests.inference.conftest import encode, photo

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from sparktf.errors import ConfigError
+from sparktf.imaging import ImageSpec, decode_image, to_batch
 from sparktf.inference import PredictConfig, predict, run_predict
-from sparktf.inference.images import ImageSpec, decode_image, to_batch
 from tests.conftest import classic_only, needs_fashion
 from tests.inference.badimages import write_bad_images
 from tests.inference.conftest import build_gray_model, encode, photo

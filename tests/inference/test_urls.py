@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sparktf.imaging import ImageSpec, RowError, decode_image, to_batch
 from sparktf.inference import predict
-from sparktf.inference.images import ImageSpec, decode_image, to_batch
-from sparktf.inference.reasons import RowError
 from sparktf.inference.urls import FetchConfig, fetch, fetch_all
 from tests.inference.conftest import encode, photo
 

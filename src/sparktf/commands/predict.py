@@ -274,7 +274,8 @@ def stream_config_from_args(args: argparse.Namespace) -> Any:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~sparktf.inference.PredictConfig` of parsed arguments."""
-    from sparktf.inference.config import PredictConfig, parse_size
+    from sparktf.imaging import parse_size
+    from sparktf.inference.config import PredictConfig
 
     options: dict[str, Any] = {
         "input_format": "urls" if args.urls else args.input_format,

@@ -1,7 +1,7 @@
 """Decode a :class:`~sparktf.datasets.plan.DataPlan` into arrays, on the driver or an executor.
 
 Images are decoded, converted and resized exactly as ``sparktf predict`` does it
-(:func:`sparktf.inference.images.decode_image`), so a model sees the same pixels in training and
+(:func:`sparktf.imaging.decode_image`), so a model sees the same pixels in training and
 in prediction. An unreadable image is skipped and counted, never fatal.
 """
 
@@ -85,8 +85,7 @@ def _read(fs: Any, path: str) -> bytes | None:
 
 def decode_part(part: Part, plan: DataPlan) -> tuple[np.ndarray, np.ndarray, Skipped]:
     """The images of ``part`` as uint8 ``(n, h, w, c)`` with their labels; what was skipped."""
-    from sparktf.inference.images import ImageSpec, decode_image
-    from sparktf.inference.reasons import RowError
+    from sparktf.imaging import ImageSpec, RowError, decode_image
 
     assert plan.image_shape is not None
     h, w, c = plan.image_shape

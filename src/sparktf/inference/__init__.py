@@ -10,9 +10,9 @@ sessions), :mod:`.writing` (output files and summaries) and :mod:`.stream` (``--
 The ML Pipeline stage is :class:`sparktf.ml.ImagePredictor`.
 """
 
+from sparktf.imaging import Reason, RowError
 from sparktf.inference.config import PredictConfig
 from sparktf.inference.predict import PredictSummary, predict, run_predict, write_predictions
-from sparktf.inference.reasons import Reason, RowError
 from sparktf.inference.stream import StreamConfig, StreamSummary, run_stream
 
 __all__ = [

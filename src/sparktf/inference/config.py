@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sparktf.errors import ConfigError
-from sparktf.inference.images import DEFAULT_MAX_PIXELS, INTERPOLATIONS
+from sparktf.imaging import DEFAULT_MAX_PIXELS, INTERPOLATIONS
 from sparktf.inference.urls import FetchConfig
 
 INPUT_FORMATS = ("auto", "files", "urls", "parquet", "csv", "idx")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse ``"224"`` or ``"224x224"`` (HEIGHTxWIDTH) into ``(height, width)``.
-
-    Raises:
-        ConfigError: not one or two positive integers.
-    """
-    m = re.fullmatch(r"\s*(\d+)\s*(?:[x,]\s*(\d+)\s*)?", text)
-    if not m or int(m.group(1)) <= 0 or (m.group(2) is not None and int(m.group(2)) <= 0):
-        raise ConfigError(
-            f"invalid input size {text!r}: expected HEIGHTxWIDTH such as 224x224 (or one number)"
-        )
-    h = int(m.group(1))
-    return h, int(m.group(2)) if m.group(2) else h
 
 
 @dataclass(frozen=True)

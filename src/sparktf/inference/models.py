@@ -80,7 +80,7 @@ def _probe(pred: Predictor, spec: ModelSpec) -> int:
     """Run the model once on a blank image; return the length of its output vector."""
     from PIL import Image
 
-    from sparktf.inference.images import to_batch
+    from sparktf.imaging import to_batch
 
     try:
         if pred.takes_bytes:

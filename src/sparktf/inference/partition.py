@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sparktf.inference.images import decode_image, from_pixels, open_checked, to_batch
+from sparktf.imaging import Reason, RowError, decode_image, from_pixels, open_checked, to_batch
 from sparktf.inference.inputs import Payload
 from sparktf.inference.models import ModelSpec, Predictor, load_predictor
-from sparktf.inference.reasons import Reason, RowError
 from sparktf.inference.urls import FetchConfig, fetch_all
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
+from sparktf.imaging import Reason, RowError
 from sparktf.inference.config import PredictConfig
-from sparktf.inference.reasons import Reason, RowError
 from sparktf.rundir import BEST, BEST_MODEL, PREPROCESSING
 
 if TYPE_CHECKING:

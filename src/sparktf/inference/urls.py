@@ -1,6 +1,6 @@
 """Fetch images by URL on the executors: http(s) only, with a timeout, retries and a size cap.
 
-Every failure becomes a :class:`~sparktf.inference.reasons.RowError` with a readable reason, so
+Every failure becomes a :class:`~sparktf.imaging.RowError` with a readable reason, so
 that one unreachable host or a 404 costs one row, never the job.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sparktf.errors import ConfigError
-from sparktf.inference.reasons import Reason, RowError
+from sparktf.imaging import Reason, RowError
 
 ALLOWED_SCHEMES = ("http", "https")
 _CHUNK = 1 << 16

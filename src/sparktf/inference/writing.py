@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
+from sparktf.imaging import Reason
 from sparktf.inference.jobs import job_scope
-from sparktf.inference.reasons import Reason
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

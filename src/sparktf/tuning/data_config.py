@@ -63,7 +63,7 @@ def _columns(value: Any) -> list[str] | None:
 def _size(value: Any) -> list[int] | None:
     if value is None:
         return None
-    from sparktf.inference.config import parse_size
+    from sparktf.imaging import parse_size
 
     if isinstance(value, (list, tuple)):
         value = "x".join(str(v) for v in value)

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from sparktf.errors import ConfigError
+from sparktf.imaging import ImageSpec
 from sparktf.inference.config import PredictConfig
-from sparktf.inference.images import ImageSpec
 
 
 class ModelKind(str, Enum):
