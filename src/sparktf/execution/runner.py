@@ -187,7 +187,8 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
                 value, metrics = _value_from(objective.call(dict(task.params), data), task.metric)
             else:
                 from sparktf.keras.measures import final_measures
-                from sparktf.keras.training import model_to_bytes, train_keras
+                from sparktf.keras.saving import model_to_bytes
+                from sparktf.keras.training import train_keras
 
                 metrics, model = train_keras(
                     objective.builder(), task.params, data, task.monitor, every

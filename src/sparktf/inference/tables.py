@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,13 +100,10 @@ def _load(blob: bytes) -> Any:
         from sparktf.console import silence_libraries
 
         silence_libraries()  # TensorFlow's start-up lines and warnings, unless verbose
-        import keras
+        from sparktf.keras.saving import model_from_bytes
 
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "model.keras")
-            Path(path).write_bytes(blob)
-            _MODELS.clear()
-            _MODELS[key] = keras.models.load_model(path, safe_mode=True, compile=False)
+        _MODELS.clear()
+        _MODELS[key] = model_from_bytes(blob, safe_mode=True)
     return _MODELS[key]
 
 

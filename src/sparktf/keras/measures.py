@@ -21,7 +21,7 @@ def trainable_params(model: Any) -> int:
 
 def model_size(model: Any) -> int:
     """The size in bytes of the model saved in Keras format."""
-    from sparktf.keras.training import model_to_bytes
+    from sparktf.keras.saving import model_to_bytes
 
     return len(model_to_bytes(model))
 

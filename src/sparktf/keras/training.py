@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,15 +47,6 @@ def prepare_images(
         x_test=f(dataset.x_test),
         y_test=dataset.y_test.astype(np.int64),
     )
-
-
-def model_to_bytes(model: Any) -> bytes:
-    """The model saved in Keras format, as bytes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "model.keras")
-        model.save(path)
-        with open(path, "rb") as fh:
-            return fh.read()
 
 
 def train_keras(

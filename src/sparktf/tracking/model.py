@@ -51,7 +51,7 @@ def save_mlflow_model(best: Path, target: Path, extra: dict[str, Any]) -> None:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
 
-    from sparktf.inference.kinds.keras_file import load_keras
+    from sparktf.keras.saving import load_keras
 
     model = load_keras(str(best / BEST_MODEL), safe_mode=True)
     prep = _preprocessing(best)
