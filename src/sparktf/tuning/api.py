@@ -28,7 +28,6 @@ from sparktf.search.study import (
 )
 from sparktf.search.warmstart import WarmStart, warm_trials
 from sparktf.signals import Stopped, orderly_stop
-from sparktf.tracking import NoTracking, track_study
 from sparktf.tuning.config import TuneConfig, field_names
 from sparktf.tuning.data import study_data
 from sparktf.tuning.data_config import builtin_as_dataset
@@ -39,6 +38,7 @@ from sparktf.tuning.goals_config import goals_of
 from sparktf.tuning.objectives import resolve_objective
 from sparktf.tuning.outputs import Outputs, TuneResult, check_failed, result
 from sparktf.tuning.resume import prepare_resume, resume_config
+from sparktf.tuning.tracking import NoTracking, track_study
 
 if TYPE_CHECKING:
     import optuna

@@ -1,4 +1,5 @@
-"""A study in MLflow: one parent run per study, one nested child run per trial.
+"""The study's MLflow observer (``--mlflow``): one parent run per study, one nested child run
+per trial.
 
 Everything is logged from the driver by a :class:`~sparktf.tracking.background.BackgroundLog`:
 the dispatcher only hands over a snapshot of each finished trial. The parent run's id is kept
@@ -40,11 +41,11 @@ from sparktf.search.record import TrialStatus
 from sparktf.tracking.background import BackgroundLog, Gap
 from sparktf.tracking.mlflow_lib import import_mlflow
 from sparktf.tracking.model import LoggedModel, log_best_model
+from sparktf.tuning.config import TuneConfig, versions
 
 if TYPE_CHECKING:
     import optuna
 
-    from sparktf.tuning.config import TuneConfig
     from sparktf.tuning.outputs import TuneResult
 
 Say = Callable[[str], None]
@@ -298,8 +299,6 @@ class MlflowTracker:
         return str(exp.experiment_id)
 
     def _describe(self) -> None:
-        from sparktf.tuning.config import versions
-
         params, tags = _config_params(self.cfg), _config_tags(self.cfg)
         tags.update({f"sparktf.version.{k}": v for k, v in versions().items()})
         self._log_batch(self._parent(), params=params, tags=tags)
