@@ -7,16 +7,13 @@ in prediction. An unreadable image is skipped and counted, never fatal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from sparktf.datasets import tables
-from sparktf.datasets.files import Location, read_bytes
 from sparktf.datasets.mnist import ImageDataset
-from sparktf.datasets.plan import DataOptions, DataPlan, Part, image_column
+from sparktf.datasets.plan import DataPlan, Part, image_blobs
 
 MAX_LISTED = 20  # skipped images named in config.json (all are counted)
 
@@ -50,37 +47,6 @@ class Skipped:
         """Both together."""
         listed = (self.examples + other.examples)[:MAX_LISTED]
         return Skipped(self.count + other.count, listed)
-
-
-def image_blobs(
-    part: Part, opts: DataOptions, fmt: str | None
-) -> Iterator[tuple[str, bytes | None]]:
-    """``(name, encoded image or None when unreadable)`` of each example of ``part``."""
-    if fmt is None:  # class folders: items are file paths
-        fs, root = part.location.resolve()
-        for path in part.items:  # named relative to the data's folder
-            yield str(path)[len(root) :].lstrip("/"), _read(fs, str(path))
-        return
-    column = image_column(opts, part.location, fmt)
-    values = tables.read_columns(part.location, fmt, [column]).column(column)
-    values = values.take(part.items).to_pylist()
-    base = Location(
-        part.location.uri.rstrip("/").rsplit("/", 1)[0] if "/" in part.location.uri else "."
-    )
-    for row, value in zip(part.items, values, strict=True):
-        if isinstance(value, str):
-            loc = base.child(value)
-            fs, path = loc.resolve()
-            yield value, _read(fs, path)
-        else:
-            yield f"row {row}", value
-
-
-def _read(fs: Any, path: str) -> bytes | None:
-    try:
-        return read_bytes(fs, path)
-    except OSError:
-        return None
 
 
 def decode_part(part: Part, plan: DataPlan) -> tuple[np.ndarray, np.ndarray, Skipped]:

@@ -2,13 +2,15 @@
 
 Planning reads only what the driver needs (file listings, the label column, a few image headers);
 the images themselves are decoded later, by the driver or by the executors
-(:mod:`sparktf.datasets.materialize`), from the same plan.
+(:mod:`sparktf.datasets.materialize`), from the same plan; :func:`image_blobs` reads a part's
+encoded images for both.
 """
 
 from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sparktf.datasets import tables
-from sparktf.datasets.files import Location, fingerprint
+from sparktf.datasets.files import Location, fingerprint, read_bytes
 from sparktf.datasets.folders import read_class_folders
 from sparktf.datasets.splits import split
 from sparktf.errors import ConfigError
@@ -342,8 +344,6 @@ def image_shape(opts: DataOptions, part: Part, fmt: str | None) -> tuple[int, in
     """
     from PIL import Image
 
-    from sparktf.datasets.materialize import image_blobs
-
     step = max(1, len(part.items) // PROBE_IMAGES)
     sizes: Counter[tuple[int, int]] = Counter()
     modes: set[str] = set()
@@ -365,3 +365,34 @@ def image_shape(opts: DataOptions, part: Part, fmt: str | None) -> tuple[int, in
         f = DEFAULT_MAX_SIDE / max(h, w)
         h, w = max(1, round(h * f)), max(1, round(w * f))
     return (h, w, channels)
+
+
+def image_blobs(
+    part: Part, opts: DataOptions, fmt: str | None
+) -> Iterator[tuple[str, bytes | None]]:
+    """``(name, encoded image or None when unreadable)`` of each example of ``part``."""
+    if fmt is None:  # class folders: items are file paths
+        fs, root = part.location.resolve()
+        for path in part.items:  # named relative to the data's folder
+            yield str(path)[len(root) :].lstrip("/"), _read(fs, str(path))
+        return
+    column = image_column(opts, part.location, fmt)
+    values = tables.read_columns(part.location, fmt, [column]).column(column)
+    values = values.take(part.items).to_pylist()
+    base = Location(
+        part.location.uri.rstrip("/").rsplit("/", 1)[0] if "/" in part.location.uri else "."
+    )
+    for row, value in zip(part.items, values, strict=True):
+        if isinstance(value, str):
+            loc = base.child(value)
+            fs, path = loc.resolve()
+            yield value, _read(fs, path)
+        else:
+            yield f"row {row}", value
+
+
+def _read(fs: Any, path: str) -> bytes | None:
+    try:
+        return read_bytes(fs, path)
+    except OSError:
+        return None
