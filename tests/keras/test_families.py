@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sparktf.errors import ConfigError
-from sparktf.keras.models import FAMILIES, ModelInputs, get_family
+from sparktf.keras.building import ModelInputs
+from sparktf.keras.models import FAMILIES, get_family
 from sparktf.keras.transfer import (
     affine_preprocessing,
     backbone_constructor,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sparktf.errors import ConfigError
-from sparktf.keras.models import MNIST_CNN, build_mnist_cnn, get_family, make_optimizer
+from sparktf.keras.building import make_optimizer
+from sparktf.keras.models import MNIST_CNN, build_mnist_cnn, get_family
 from sparktf.trial.context import TrialContext, trial_context
 
 

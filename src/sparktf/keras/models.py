@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any
 
 from sparktf.errors import ConfigError
+from sparktf.keras.building import ModelInputs, compile_classifier
 
 
 class InputForm(str, Enum):
@@ -16,27 +17,6 @@ class InputForm(str, Enum):
 
     IMAGES = "images"
     FEATURES = "features"
-
-
-@dataclass(frozen=True)
-class ModelInputs:
-    """What a family's model is sized from: the data (and, for ``transfer``, the backbone).
-
-    Attributes:
-        input_shape: one input's shape (without the batch dimension).
-        num_classes: the number of classes.
-        feature_mean: per-feature means of the training split (``mlp`` standardises with them).
-        feature_std: per-feature standard deviations of the training split.
-        backbone: the ``keras.applications`` backbone (``transfer``).
-        weights: the backbone's weights: a file, ``imagenet`` or ``none`` (``transfer``).
-    """
-
-    input_shape: tuple[int, ...]
-    num_classes: int
-    feature_mean: tuple[float, ...] | None = None
-    feature_std: tuple[float, ...] | None = None
-    backbone: str | None = None
-    weights: str | None = None
 
 
 Build = Callable[[Mapping[str, Any], "ModelInputs | None"], Any]
@@ -88,27 +68,6 @@ class ModelFamily:
         return {**self.defaults, **overrides}
 
 
-def make_optimizer(name: str, learning_rate: float) -> Any:
-    """A Keras optimizer by name (adam, sgd, rmsprop, adamw, nadam).
-
-    Raises:
-        ConfigError: unknown optimizer name.
-    """
-    import keras
-
-    optimizers = {
-        "adam": keras.optimizers.Adam,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-        "adamw": keras.optimizers.AdamW,
-        "nadam": keras.optimizers.Nadam,
-    }
-    key = str(name).lower()
-    if key not in optimizers:
-        raise ConfigError(f"unknown optimizer {name!r}: expected one of {', '.join(optimizers)}")
-    return optimizers[key](learning_rate=float(learning_rate))
-
-
 def _call_build(build: Build, params: Mapping[str, Any], inputs: ModelInputs) -> Any:
     return build(params, inputs)
 
@@ -136,13 +95,7 @@ def build_mnist_cnn(params: Mapping[str, Any], inputs: ModelInputs | None = None
     x = layers.Dropout(float(p["dropout"]))(x)
     classes = inputs.num_classes if inputs is not None else 10
     outputs = layers.Dense(classes, activation="softmax")(x)
-    model = keras.Model(image, outputs, name="mnist_cnn")
-    model.compile(
-        optimizer=make_optimizer(p["optimizer"], p["learning_rate"]),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return compile_classifier(keras.Model(image, outputs, name="mnist_cnn"), p)
 
 
 MNIST_CNN = ModelFamily(
@@ -161,15 +114,6 @@ MNIST_CNN = ModelFamily(
     description="two 5x5 conv layers (32, 64 filters) + max pooling, dense(neurons), dropout",
     channels=1,
 )
-
-
-def _compile(model: Any, p: Mapping[str, Any]) -> Any:
-    model.compile(
-        optimizer=make_optimizer(p["optimizer"], p["learning_rate"]),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
 
 
 def _needs(inputs: ModelInputs | None, family: str) -> ModelInputs:
@@ -219,7 +163,7 @@ def build_cnn(params: Mapping[str, Any], inputs: ModelInputs | None = None) -> A
     x = layers.Dense(int(p["dense_units"]), activation="relu")(x)
     x = layers.Dropout(float(p["dropout"]))(x)
     outputs = layers.Dense(d.num_classes, activation="softmax")(x)
-    return _compile(keras.Model(image, outputs, name="cnn"), p)
+    return compile_classifier(keras.Model(image, outputs, name="cnn"), p)
 
 
 CNN = ModelFamily(
@@ -264,7 +208,7 @@ def build_mlp(params: Mapping[str, Any], inputs: ModelInputs | None = None) -> A
         x = layers.Dense(int(p["units"]), activation="relu")(x)
         x = layers.Dropout(float(p["dropout"]))(x)
     outputs = layers.Dense(d.num_classes, activation="softmax")(x)
-    return _compile(keras.Model(features, outputs, name="mlp"), p)
+    return compile_classifier(keras.Model(features, outputs, name="mlp"), p)
 
 
 MLP = ModelFamily(

@@ -13,14 +13,12 @@ import contextlib
 import importlib
 import io
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sparktf.errors import ConfigError
-
-if TYPE_CHECKING:
-    from sparktf.keras.models import ModelInputs
+from sparktf.keras.building import ModelInputs, compile_classifier
 
 DEFAULT_BACKBONE = "mobilenet_v2"
 WEIGHT_CHOICES = ("imagenet", "none")
@@ -139,7 +137,6 @@ def build_transfer(p: Mapping[str, Any], d: ModelInputs) -> Any:
     (``head_units``), dropout, softmax over the classes."""
     import keras
     from keras import layers
-    from sparktf.keras.models import make_optimizer
 
     constructor = backbone_constructor(d.backbone or DEFAULT_BACKBONE)
     weights = check_weights(d.weights)
@@ -159,13 +156,7 @@ def build_transfer(p: Mapping[str, Any], d: ModelInputs) -> Any:
     x = layers.Dense(int(p["head_units"]), activation="relu")(x)
     x = layers.Dropout(float(p["dropout"]))(x)
     outputs = layers.Dense(d.num_classes, activation="softmax")(x)
-    model = keras.Model(image, outputs, name=f"transfer_{base.name}")
-    model.compile(
-        optimizer=make_optimizer(p["optimizer"], p["learning_rate"]),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return compile_classifier(keras.Model(image, outputs, name=f"transfer_{base.name}"), p)
 
 
 def _freeze(base: Any, top: int) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 
 from sparktf.errors import ConfigError
 from sparktf.execution.runner import Objective, ObjectiveKind
-from sparktf.keras.models import InputForm, ModelFamily, ModelInputs
+from sparktf.keras.building import ModelInputs
+from sparktf.keras.models import InputForm, ModelFamily
 from sparktf.tuning.config import TuneConfig
 
 _UNCOUNTED = "unreadable images are skipped by the executors, uncounted here"
