@@ -22,6 +22,8 @@ from sparktf.execution.checkpoints import check_store_url
 from sparktf.rundir import RunDir
 from sparktf.search.space import SearchSpace
 from sparktf.search.study import PRUNERS, SAMPLERS, check_storage
+from sparktf.tuning.data_config import check_data_settings
+from sparktf.tuning.goals_config import check_goals
 
 _ONE = "a study optimises one objective"
 _DATA = "the trials so far were trained on other data; start a new study (--out) instead"
@@ -104,12 +106,8 @@ class TuneConfig:
         if sp is None:
             raise ConfigError("a search space is required (--space FILE, or space= in Python)")
         _set(self, space=sp.to_dict())
-        from sparktf.tuning.goals_config import check_goals
-
         _set(self, **check_goals(self))
         _check_counts(self)
-        from sparktf.tuning.data_config import check_data_settings
-
         for name, value in check_data_settings(self).items():
             _set(self, **{name: value})
         _check_choices(self, sp)
@@ -198,14 +196,6 @@ def field_names() -> frozenset[str]:
 def resumable() -> list[str]:
     """The flags ``--resume`` may change."""
     return sorted({f.metadata["flag"] for f in fields(TuneConfig) if f.metadata["resume"] is True})
-
-
-def default_direction(metric: str) -> str:
-    """``maximize`` for accuracy-like metrics, else ``minimize``."""
-    low = metric.lower()
-    if any(w in low for w in ("accuracy", "auc", "precision", "recall", "f1", "score")):
-        return "maximize"
-    return "minimize"
 
 
 def _flag(name: str) -> str:

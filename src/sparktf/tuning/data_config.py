@@ -8,12 +8,9 @@ the ``transfer`` family.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sparktf.errors import ConfigError
-
-if TYPE_CHECKING:
-    from sparktf.tuning.config import TuneConfig
 
 OWN_DATA_FLAGS = {
     "label_column": "--label-column",
@@ -28,6 +25,34 @@ BUILT_IN_FLAGS = {
     "train_subset": "--train-subset",
     "test_subset": "--test-subset",
 }
+
+
+class DataSettings(Protocol):
+    """What these checks read of a study's configuration (a ``TuneConfig``), besides the flags
+    above (read by name)."""
+
+    @property
+    def data(self) -> str | None: ...
+    @property
+    def dataset(self) -> str | None: ...
+    @property
+    def test_data(self) -> str | None: ...
+    @property
+    def test_fraction(self) -> float | None: ...
+    @property
+    def broadcast_limit(self) -> int | None: ...
+    @property
+    def feature_columns(self) -> list[str] | None: ...
+    @property
+    def image_size(self) -> list[int] | None: ...
+    @property
+    def objective_kind(self) -> str: ...
+    @property
+    def objective(self) -> str: ...
+    @property
+    def backbone(self) -> str | None: ...
+    @property
+    def weights(self) -> str | None: ...
 
 
 def _builtin(name: str) -> str | None:
@@ -84,7 +109,7 @@ def builtin_as_dataset(settings: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in settings.items() if k != "data"}, "dataset": name}
 
 
-def check_data_settings(cfg: TuneConfig) -> dict[str, Any]:
+def check_data_settings(cfg: DataSettings) -> dict[str, Any]:
     """The data fields of ``cfg`` normalised (only those that change).
 
     Raises:
@@ -132,7 +157,7 @@ def check_data_settings(cfg: TuneConfig) -> dict[str, Any]:
     return out
 
 
-def _model_settings(cfg: TuneConfig) -> dict[str, Any]:
+def _model_settings(cfg: DataSettings) -> dict[str, Any]:
     is_transfer = cfg.objective_kind == "family" and cfg.objective == "transfer"
     for name in ("backbone", "weights"):
         if getattr(cfg, name) is not None and not is_transfer:

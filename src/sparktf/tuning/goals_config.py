@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sparktf.errors import ConfigError
 from sparktf.search.goals import Goals
@@ -15,8 +15,31 @@ from sparktf.search.multi import (
     objective_specs,
 )
 
-if TYPE_CHECKING:
-    from sparktf.tuning.config import TuneConfig
+
+class GoalSettings(Protocol):
+    """What these checks read of a study's configuration (a ``TuneConfig``)."""
+
+    @property
+    def objectives(self) -> Any: ...
+    @property
+    def metric(self) -> str: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def objective_kind(self) -> str: ...
+    @property
+    def constraints(self) -> list[str] | None: ...
+    @property
+    def select(self) -> str: ...
+    @property
+    def sampler(self) -> str: ...
+    @property
+    def pruner(self) -> str: ...
+    @property
+    def warm_start(self) -> str | None: ...
+    @property
+    def out(self) -> str: ...
+
 
 # What a Keras trial (a model family or a builder) reports.
 KERAS_METRICS = (
@@ -31,7 +54,7 @@ KERAS_METRICS = (
 )
 
 
-def check_goals(cfg: TuneConfig) -> dict[str, Any]:
+def check_goals(cfg: GoalSettings) -> dict[str, Any]:
     """The settled ``objectives``, ``metric`` (the objective with a learning curve),
     ``direction``, ``constraints`` and ``select`` of ``cfg``.
 
@@ -40,8 +63,6 @@ def check_goals(cfg: TuneConfig) -> dict[str, Any]:
             contradict ``--objective``, a name a Keras trial does not report, or a sampler or
             pruner that cannot handle several objectives.
     """
-    from sparktf.tuning.config import default_direction
-
     objs = normalize_objectives(cfg.objectives) if cfg.objectives else {}
     if not objs:
         metric = cfg.metric or ("value" if cfg.objective_kind == "function" else "val_accuracy")
@@ -76,7 +97,7 @@ def check_goals(cfg: TuneConfig) -> dict[str, Any]:
     }
 
 
-def _check_names(cfg: TuneConfig, names: list[str]) -> None:
+def _check_names(cfg: GoalSettings, names: list[str]) -> None:
     if cfg.objective_kind == "function":  # the objective's own dict names them
         return
     unknown = [n for n in names if n not in KERAS_METRICS]
@@ -87,7 +108,7 @@ def _check_names(cfg: TuneConfig, names: list[str]) -> None:
         )
 
 
-def _check_multi(cfg: TuneConfig) -> None:
+def _check_multi(cfg: GoalSettings) -> None:
     if cfg.sampler == "cmaes":
         raise ConfigError(
             f"--sampler {cfg.sampler} optimises one objective (Optuna's CMA-ES has no "
@@ -102,7 +123,7 @@ def _check_multi(cfg: TuneConfig) -> None:
         )
 
 
-def _check_warm_start(cfg: TuneConfig) -> None:
+def _check_warm_start(cfg: GoalSettings) -> None:
     from pathlib import Path
 
     from sparktf.rundir import RunDir
@@ -113,7 +134,15 @@ def _check_warm_start(cfg: TuneConfig) -> None:
     RunDir(source).read_config()  # raises when it is not a run directory
 
 
-def goals_of(cfg: TuneConfig) -> Goals:
+def default_direction(metric: str) -> str:
+    """``maximize`` for accuracy-like metrics, else ``minimize``."""
+    low = metric.lower()
+    if any(w in low for w in ("accuracy", "auc", "precision", "recall", "f1", "score")):
+        return "maximize"
+    return "minimize"
+
+
+def goals_of(cfg: GoalSettings) -> Goals:
     """The :class:`Goals` of a checked configuration."""
     objectives = normalize_objectives(cfg.objectives or [f"{cfg.metric}:{cfg.direction}"])
     return Goals(objectives, [Constraint.parse(c) for c in cfg.constraints or ()])
