@@ -92,21 +92,22 @@ def register(sub: Any) -> None:
 
 def run_start(args: argparse.Namespace) -> int:
     """Start the cluster and print its master URL."""
-    from sparktf.cluster import start_cluster
+    from sparktf.cluster import ClusterSpec, start_cluster
     from sparktf.console import console
 
+    spec = ClusterSpec(
+        workers=args.workers,
+        cores=args.cores,
+        memory=args.memory,
+        state_dir=args.state_dir,
+        gpus=args.gpus,
+        gpu_discovery_script=args.gpu_discovery_script,
+        timeout=args.timeout,
+        connect=args.connect,
+    )
     what = " and a Spark Connect server" if args.connect else ""
     with console.status(f"starting a Spark master and {args.workers} worker(s){what} ..."):
-        info = start_cluster(
-            workers=args.workers,
-            cores=args.cores,
-            memory=args.memory,
-            state_dir=args.state_dir,
-            gpus=args.gpus,
-            gpu_discovery_script=args.gpu_discovery_script,
-            timeout=args.timeout,
-            connect=args.connect,
-        )
+        info = start_cluster(spec)
     print(info.master_url, flush=True)
     if info.connect_url:
         print(info.connect_url, flush=True)
