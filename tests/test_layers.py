@@ -81,16 +81,16 @@ def _owner(name: str, known: dict[str, Path]) -> str | None:
     return name or None
 
 
-def _targets(node: ast.AST, package: str) -> Iterator[str]:
+def _targets(node: ast.Import | ast.ImportFrom, package: str) -> Iterator[str]:
     """What an import statement names, as dotted names (relative ones resolved)."""
     if isinstance(node, ast.Import):
         yield from (alias.name for alias in node.names)
-    elif isinstance(node, ast.ImportFrom):
-        base = node.module or ""
-        if node.level:
-            up = package.split(".")[: len(package.split(".")) - node.level + 1]
-            base = ".".join([*up, *([node.module] if node.module else [])])
-        yield from (f"{base}.{alias.name}" for alias in node.names)
+        return
+    base = node.module or ""
+    if node.level:
+        up = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*up, *([node.module] if node.module else [])])
+    yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
 def imports() -> list[Import]:
@@ -99,11 +99,14 @@ def imports() -> list[Import]:
     out = []
     for name, path in known.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
             for target in _targets(node, package):
                 owner = _owner(target, known)
                 if owner is not None and owner != name:
-                    out.append(Import(name, owner, node.lineno))  # type: ignore[attr-defined]
+                    out.append(Import(name, owner, node.lineno))
     return out
 
 
