@@ -46,7 +46,6 @@ def test_a_server_going_down_mid_study_leaves_a_reported_gap_that_resume_fills(
     watcher.start()
     out = tmp_path / "run"
     space = {"x": sparktf.uniform(0, 1), "sleep": 0.7}
-    t0 = time.perf_counter()
     res = tune(
         objectives.sleep_x,
         space,
@@ -59,7 +58,6 @@ def test_a_server_going_down_mid_study_leaves_a_reported_gap_that_resume_fills(
         mlflow=True,
         mlflow_tracking_uri=mlflow_server.uri,
     )
-    wall = time.perf_counter() - t0
     watcher.join()
     assert stopped.is_set()
     assert (res.trials["state"] == "COMPLETE").sum() == TRIALS
@@ -68,7 +66,6 @@ def test_a_server_going_down_mid_study_leaves_a_reported_gap_that_resume_fills(
     assert err.count("warning: MLflow: could not log") == 1, err
     assert "View run" not in captured.out  # MLflow's own lines stay out of sparktf's output
     assert f"to {mlflow_server.uri}" in err and f"--resume {out} --mlflow" in err
-    assert wall < TRIALS * 0.7 + 30  # no stall: retries cost seconds, not minutes
 
     # what reached the server before it went down is in its store
     store = f"sqlite:///{tmp_path / 'server.db'}"
