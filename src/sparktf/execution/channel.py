@@ -267,3 +267,30 @@ class ChannelClient:
             log.debug(self.warning)  # travels in the outcome; see the module's docstring
             return {}
         return answer if isinstance(answer, dict) else {}
+
+
+def post_event(
+    address: ChannelAddress, event: str, body: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """Send a backend's ``event`` to the driver and return its answer.
+
+    Raises:
+        OSError: the driver cannot be reached or refused the event (``urllib.error.URLError``
+            is one).
+        ValueError: the answer is not a JSON object.
+    """
+    req = urllib.request.Request(
+        address.url,
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            TOKEN_HEADER: address.token,
+            EVENT_HEADER: event,
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        answer = json.loads(resp.read(1 << 24))
+    if not isinstance(answer, dict):
+        raise ValueError(f"the driver answered {event!r} with {type(answer).__name__}")
+    return answer

@@ -160,7 +160,7 @@ class Dispatcher:
             try:
                 if self.before_trials is not None:
                     self.before_trials(self._loop.channel)
-                backend.open(self.objective, self.data)
+                backend.open(self.objective, self.data, self._loop.channel)
                 self._adopt_orphans()
                 self._dispatch()
             except KeyboardInterrupt as exc:

@@ -79,7 +79,7 @@ def make_backend(spark: Any, dispatch: Dispatch | None = None, channel: bool = T
 
     check_dispatch(dispatch, channel)
     connect = is_connect(spark)
-    if dispatch is Dispatch.SLOT:
+    if dispatch is Dispatch.SLOT or (dispatch is None and connect and channel):
         from sparktf.execution.backends.slots import SlotBackend
 
         return SlotBackend(spark, required=dispatch is Dispatch.SLOT)

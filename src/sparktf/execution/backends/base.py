@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sparktf.execution.backends.session import SessionJobs, session_jobs
 
 if TYPE_CHECKING:
-    from sparktf.execution.channel import EventHandler
+    from sparktf.execution.channel import ChannelAddress, EventHandler
     from sparktf.execution.runner import Objective, TrialOutcome, TrialTask
 
 # An attempt ready to run: called in a job thread with ``stopping`` (true once the study
@@ -66,9 +66,10 @@ class Backend(ABC):
         return 0
 
     @abstractmethod
-    def open(self, objective: Objective, data: Any) -> None:
+    def open(self, objective: Objective, data: Any, channel: ChannelAddress | None) -> None:
         """Ship ``data`` (None: nothing) to the executors and prepare what every attempt
-        reuses; called once, before the first attempt."""
+        reuses; called once, before the first attempt, with the report channel's address
+        (None: no channel)."""
 
     @abstractmethod
     def attempt(self, task: TrialTask, tag: str, submit: Submit) -> Job:

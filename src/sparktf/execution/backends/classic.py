@@ -21,6 +21,7 @@ from sparktf.execution.backends.fifo import JobPerAttempt, SubmitOrder
 from sparktf.execution.runner import TrialTask, run_trial
 
 if TYPE_CHECKING:
+    from sparktf.execution.channel import ChannelAddress
     from sparktf.execution.runner import Objective, TrialOutcome
 
 TASK_PROPERTY = "sparktf.trial"  # Spark local property that carries a job's TrialTask
@@ -72,7 +73,7 @@ class ClassicBackend(JobPerAttempt):
         self.data: Any = None
         self.rdd: Any = None
 
-    def open(self, objective: Objective, data: Any) -> None:
+    def open(self, objective: Objective, data: Any, channel: ChannelAddress | None) -> None:
         self.data = self.jobs.ship_value(data) if data is not None else None
         self.rdd = self.sc.parallelize([0], 1).mapPartitions(partition_runner(objective, self.data))
         pyspark_compat.prepare_rdd(self.rdd)  # built here, before the trial threads share it

@@ -21,6 +21,7 @@ from sparktf.execution.backends.fifo import JobPerAttempt, SubmitOrder
 from sparktf.execution.runner import run_trial
 
 if TYPE_CHECKING:
+    from sparktf.execution.channel import ChannelAddress
     from sparktf.execution.runner import Objective, TrialOutcome, TrialTask
 
 PLAN_TIME = 0.02  # gap between two requests sent in order (their jobs queue in that order)
@@ -57,7 +58,7 @@ class ConnectBackend(JobPerAttempt):
         self.objective: Objective | None = None
         self.data: Any = None
 
-    def open(self, objective: Objective, data: Any) -> None:
+    def open(self, objective: Objective, data: Any, channel: ChannelAddress | None) -> None:
         from pyspark.sql.types import BinaryType, StructField, StructType
 
         self.objective = objective
