@@ -143,6 +143,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-answer (its executor lost, its task interrupted): no traceback."""
+        log.debug("channel: request from %s failed", client_address, exc_info=True)
+
     token: str
     on_report: ReportHandler
     on_start: StartHandler

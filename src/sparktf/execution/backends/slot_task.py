@@ -25,7 +25,8 @@ from sparktf.execution.channel import ChannelAddress, post_event
 from sparktf.execution.checkpoints import CheckpointPlace
 from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask, run_trial
 
-NEXT_WAIT = 20.0  # seconds the driver holds a slot's "next" or "watch" before "wait"
+NEXT_WAIT = 20.0  # seconds the driver holds a slot's "next" before answering "wait"
+WATCH_WAIT = 5.0  # seconds it holds a running trial's "watch" (each one says the task lives)
 _SLACK = 30.0  # on top of it, before the task gives the driver up
 
 
@@ -207,7 +208,7 @@ def _watch(guard: _Interruptible, address: ChannelAddress, body: dict[str, Any])
     """Wait on the driver while the trial runs; interrupt it when the driver cancels it."""
     while guard.running:
         try:
-            answer = post_event(address, "slot-watch", body, NEXT_WAIT + _SLACK)
+            answer = post_event(address, "slot-watch", body, WATCH_WAIT + _SLACK)
         except (OSError, ValueError):
             return  # the driver ends the task instead
         if answer.get("cancel"):

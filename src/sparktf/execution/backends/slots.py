@@ -33,6 +33,7 @@ from sparktf.execution.backends.base import Job, Submit
 from sparktf.execution.backends.connect import ConnectBackend
 from sparktf.execution.backends.slot_task import (
     NEXT_WAIT,
+    WATCH_WAIT,
     outcome_from_json,
     slot_runner,
     task_to_json,
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("sparktf.slots")
 
 GRACE = 5.0  # seconds a cancelled trial may take to end inside its task
+# a slot running a trial whose task has not been heard of for this long is lost (its executor
+# died; Spark may be retrying its task behind the other slots, which never end)
+LOST_AFTER = 3 * WATCH_WAIT
 FAILED_STARTS = 3  # a slot whose task dies this many times in a row before asking gives up
 
 
@@ -76,6 +80,7 @@ class _Slot:
     current: _Attempt | None = None
     failed_starts: int = 0
     thread: threading.Thread | None = None
+    heard: float = 0.0  # when its task last asked or watched (monotonic)
 
     @property
     def tag(self) -> str:
@@ -103,6 +108,7 @@ class SlotBackend(ConnectBackend):
         self.starting = 0  # slots whose task has not asked yet
         self.closing = False
         self.broken: BaseException | None = None  # every slot gave up: why
+        self.monitor: threading.Thread | None = None
 
     def queue_ahead(self, parallelism: int) -> int:
         return 0  # a freed slot asks the driver, which has the next trial asked ahead
@@ -177,10 +183,7 @@ class SlotBackend(ConnectBackend):
                 return
             tag = slot.tag
         log.debug("trial %s ignored its cancel: interrupting %s", one.task.number, tag)
-        try:
-            self.jobs.cancel(tag)
-        except Exception as exc:  # the session may be gone (a stop signal)
-            log.debug("could not interrupt %s: %s", tag, exc)
+        self._interrupt(tag)
 
     def close(self) -> None:
         with self.cv:
@@ -194,10 +197,7 @@ class SlotBackend(ConnectBackend):
             if slot.thread is not None:
                 slot.thread.join(timeout=max(0.0, give_up - time.monotonic()))
                 if slot.thread.is_alive():  # its task did not hear "stop" (busy, or lost)
-                    try:
-                        self.jobs.cancel(slot.tag)
-                    except Exception as exc:
-                        log.debug("could not interrupt %s: %s", slot.tag, exc)
+                    self._interrupt(slot.tag)
         super().close()
 
     # -- slots -------------------------------------------------------------------------------
@@ -206,6 +206,11 @@ class SlotBackend(ConnectBackend):
         """Start a slot when an attempt waits and no slot is idle or starting (under cv)."""
         if len(self.pending) <= self.idle + self.starting:
             return
+        if self.monitor is None:
+            self.monitor = threading.Thread(
+                target=self._watch_slots, name="sparktf-slots", daemon=True
+            )
+            self.monitor.start()
         slot = _Slot(len(self.slot_list))
         self.slot_list.append(slot)
         self.starting += 1
@@ -253,6 +258,37 @@ class SlotBackend(ConnectBackend):
             return exc
         return None
 
+    def _watch_slots(self) -> None:
+        """Fail the trial of a slot whose task fell silent (its executor lost) and start the
+        slot again; wakes at the next such deadline."""
+        with self.cv:
+            while not self.closing:
+                now = time.monotonic()
+                busy = [s for s in self.slot_list if s.current is not None]
+                for slot in busy:
+                    if now - slot.heard >= LOST_AFTER:
+                        self._lost(slot)
+                due = [s.heard + LOST_AFTER for s in busy if s.current is not None]
+                self.cv.wait(max(0.05, min(due) - now) if due else None)
+
+    def _lost(self, slot: _Slot) -> None:
+        """(under cv) ``slot``'s task is gone: its trial fails, its query is interrupted (its
+        thread then starts it again)."""
+        one, slot.current = slot.current, None
+        tag = slot.tag
+        slot.generation += 1  # the old task, should it come back, is told to stop
+        if one is not None:
+            self._end(
+                one, error=RuntimeError(f"the executor was lost: slot task {tag} fell silent")
+            )
+        threading.Thread(target=self._interrupt, args=(tag,), daemon=True).start()
+
+    def _interrupt(self, tag: str) -> None:
+        try:
+            self.jobs.cancel(tag)
+        except Exception as exc:  # the session may be gone (a stop signal)
+            log.debug("could not interrupt %s: %s", tag, exc)
+
     def _give_up(self, slot: _Slot, error: BaseException) -> None:
         """(under cv) ``slot`` keeps dying before it asks: when no other slot lives, the
         attempts waiting fail with its error."""
@@ -280,6 +316,7 @@ class SlotBackend(ConnectBackend):
             slot = self.slot_list[index]
             if slot.generation != generation:
                 return {"action": "stop"}  # a task the driver has replaced
+            slot.heard = time.monotonic()
             if not slot.asked:
                 slot.asked = True
                 self.starting -= 1
@@ -297,6 +334,8 @@ class SlotBackend(ConnectBackend):
                 return {"action": "wait"}
             one = self.pending.popleft()
             one.slot, slot.current = slot, one
+            slot.heard = time.monotonic()
+            self.cv.notify_all()  # the monitor's next deadline
         return {"action": "run", "tag": one.tag, "task": task_to_json(one.task)}
 
     def _finished(self, slot: _Slot, done: dict[str, Any] | None) -> None:
@@ -318,9 +357,11 @@ class SlotBackend(ConnectBackend):
         """A running trial's watcher: answered when the driver cancels the trial (or it
         ended, or after a while)."""
         tag = str(msg["tag"])
-        give_up = time.monotonic() + NEXT_WAIT
+        give_up = time.monotonic() + WATCH_WAIT
         with self.cv:
             one = self.by_tag.get(tag)
+            if one is not None and one.slot is not None and one.slot.current is one:
+                one.slot.heard = time.monotonic()
             while (
                 one is not None
                 and not one.cancelled
