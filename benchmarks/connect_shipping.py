@@ -35,7 +35,7 @@ def _touch(params: dict, data: Any) -> float:
 def _measure(kind: str, repeats: int) -> list[list[str]]:
     from sparktf.connect import local_connect_server
     from sparktf.datasets import load
-    from sparktf.execution.jobs import job_runner
+    from sparktf.execution.backends import Dispatch, Submit, make_backend
     from sparktf.execution.runner import Objective, ObjectiveKind, TrialTask
     from sparktf.spark import session
 
@@ -52,12 +52,13 @@ def _measure(kind: str, repeats: int) -> list[list[str]]:
         for i in range(repeats):
             data.x_train[0, 0, 0] = i  # new content each time: nothing cached anywhere
             t0 = time.perf_counter()
-            jobs = job_runner(spark, obj, data)
+            jobs = make_backend(spark, Dispatch.TRIAL)
+            jobs.open(obj, data)
             ship.append(time.perf_counter() - t0)
             for times in (first, again):
                 task = TrialTask(i, {}, 1, "value", "minimize", "value", None, None, 0.1)
                 t0 = time.perf_counter()
-                jobs.run(task, f"ship-{i}", lambda: False, None)
+                jobs.attempt(task, f"ship-{i}", Submit.NOW)(lambda: False)
                 times.append(time.perf_counter() - t0)
             jobs.close()
         spark.stop()

@@ -7,13 +7,16 @@ the ideal N*S/P, and efficiency = ideal / wall.
 
     .venv/bin/python benchmarks/dispatch_overhead.py --repeats 3
 
-With ``--connect``, the Spark Connect columns: sparktf on a Spark Connect session (a local
-Connect server on local[P]), MLflow's ``MlflowSparkStudy`` (random sampler, MLflow SQLite store)
-on the same Connect session, and sparktf classic, side by side in one run. pyspark allows one
-kind of session per process, so each side runs in a child process of this one, one after the
-other, with the same cases and repeats:
+With ``--connect``, the Spark Connect columns: sparktf's slot mode and its per-trial queries on
+one Spark Connect session (a local Connect server on local[P]), MLflow's ``MlflowSparkStudy``
+(random sampler, MLflow SQLite store) on the same session, and sparktf classic (per-trial jobs,
+and slot mode) on local[P], side by side in one run; then the cost of cancelling one trial in
+slot mode (inside its task, and by interrupting its slot's query when the trial ignores the
+interrupt). pyspark allows one kind of session per process, so each side runs in a child
+process of this one, one after the other, with the same cases and repeats:
 
     .venv/bin/python benchmarks/dispatch_overhead.py --connect --repeats 3
+    .venv/bin/python benchmarks/dispatch_overhead.py --connect --smoke   # a quick check
 """
 
 from __future__ import annotations
@@ -59,6 +62,82 @@ def run_sparktf(spark: object, n: int, s: float, p: int, **settings: Any) -> flo
             **settings,
         )
         return time.perf_counter() - t0
+
+
+def run_slot_mode(spark: object, n: int, s: float, p: int) -> float:
+    """sparktf's slot mode: one long-lived task per slot asks for trial after trial."""
+    return run_sparktf(spark, n, s, p, dispatch="slot")
+
+
+def run_per_trial(spark: object, n: int, s: float, p: int) -> float:
+    """sparktf with one Spark job (classic) or query (Connect) per trial."""
+    return run_sparktf(spark, n, s, p, dispatch="trial")
+
+
+def hang_or_sleep(params: dict, data: object) -> float:
+    """Trial 0 (``first``) hangs (``hang``: until interrupted; ``stubborn``: ignoring
+    interrupts) or sleeps ``sleep`` s; the others return at once."""
+    if params["x"] == 0.0:
+        if params["first"] == "sleep":
+            time.sleep(params["sleep"])
+        give_up = time.monotonic() + 120
+        while params["first"] != "sleep" and time.monotonic() < give_up:
+            try:
+                time.sleep(0.05)
+            except KeyboardInterrupt:
+                if params["first"] == "hang":
+                    raise
+    return params["x"]
+
+
+def cancel_cost(spark: object, first: str, timeout: float) -> float:
+    """Wall time of a slot-mode study on one slot: trial 0 (``first``) then two instant
+    trials, under ``--trial-timeout``."""
+    import sparktf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        sparktf.tune(
+            hang_or_sleep,
+            {"x": sparktf.grid([0.0, 1.0, 2.0]), "first": first, "sleep": timeout},
+            sampler="grid",
+            trials=3,
+            parallelism=1,
+            trial_timeout=timeout + 0.5 if first == "sleep" else timeout,
+            pruner="none",
+            spark=spark,
+            out=Path(tmp) / "run",
+            show_progress=False,
+            write_report=False,
+            direction="minimize",
+            dispatch="slot",
+            max_failures=0,
+        )
+        return time.perf_counter() - t0
+
+
+def _cancel_rows(spark: object, repeats: int, side: str) -> list[list[str]]:
+    """What cancelling one trial costs in slot mode: the study's wall time less that of the
+    same study whose first trial ends by itself when its timeout would have struck."""
+    timeout = 2.0
+    walls = {
+        first: [cancel_cost(spark, first, timeout) for _ in range(repeats)]
+        for first in ("sleep", "hang", "stubborn")
+    }
+    base = median(walls["sleep"])
+    what = {
+        "hang": "inside its task (KeyboardInterrupt)",
+        "stubborn": "ignores it: its slot's query interrupted (after 5 s grace)",
+    }
+    return [
+        [
+            f"cancel one trial, slot mode on {side}",
+            what[f],
+            f"{median(walls[f]) - base:.2f}",
+            " ".join(f"{w - base:.2f}" for w in walls[f]),
+        ]
+        for f in ("hang", "stubborn")
+    ]
 
 
 def run_bare_spark(spark: object, n: int, s: float, p: int, threads: int | None = None) -> float:
@@ -158,11 +237,16 @@ def run_mlflow_study(spark: object, n: int, s: float, p: int) -> float:
 
 def _tools(args: argparse.Namespace, connect: bool) -> list[tuple[str, Any]]:
     if connect:
-        tools: list[tuple[str, Any]] = [("sparktf on Spark Connect", run_sparktf)]
+        tools: list[tuple[str, Any]] = [
+            ("sparktf slot mode on Spark Connect", run_slot_mode),
+            ("sparktf per-trial queries on Spark Connect", run_per_trial),
+        ]
         if not args.skip_mlflow:
             tools.append(("MLflow MlflowSparkStudy on Spark Connect", run_mlflow_study))
         return tools
-    tools = [("sparktf" if not args.session else "sparktf classic", run_sparktf)]
+    tools = [("sparktf" if not args.session else "sparktf classic", run_per_trial)]
+    if args.session:
+        tools.append(("sparktf classic, slot mode", run_slot_mode))
     if not args.skip_bare:
         tools.append(("bare Spark jobs (floor)", run_bare_spark))
         tools.append(("bare Spark jobs, P queued ahead (floor)", run_bare_spark_ahead))
@@ -174,12 +258,15 @@ def _tools(args: argparse.Namespace, connect: bool) -> list[tuple[str, Any]]:
 def _side_by_side(args: argparse.Namespace) -> None:
     """``--connect``: the Connect side and the classic side, each in a child process."""
     rows: list[list[str]] = []
+    cancels: list[list[str]] = []
     for side in ("connect", "classic"):
         cmd = [sys.executable, __file__, "--session", side, "--repeats", str(args.repeats)]
         cmd += ["--slots", str(args.slots), "--warmup", str(args.warmup), "--cases", args.cases]
         cmd += ["--skip-hyperopt", "--skip-bare"] + (["--skip-mlflow"] if args.skip_mlflow else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        rows += json.loads(out.strip().splitlines()[-1])
+        found = json.loads(out.strip().splitlines()[-1])
+        rows += found["rows"]
+        cancels += found["cancel"]
     rows.sort(key=lambda r: (r[1], r[0]))
     print(f"machine: {machine()}; date: {today()}; repeats: {args.repeats}")
     print(
@@ -187,6 +274,8 @@ def _side_by_side(args: argparse.Namespace) -> None:
             ["tool", "(N, S, P)", "wall s (median)", "runs", "ideal s", "efficiency"], rows
         )
     )
+    print()
+    print(markdown_table(["what", "how", "extra wall s (median)", "runs"], cancels))
 
 
 def main() -> None:
@@ -204,7 +293,12 @@ def main() -> None:
     ap.add_argument("--skip-mlflow", action="store_true", help="skip MlflowSparkStudy")
     ap.add_argument("--connect", action="store_true", help="the Spark Connect comparison")
     ap.add_argument("--session", choices=("classic", "connect"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--smoke", action="store_true", help="a quick check: one small case, 1 repeat, no warm-up"
+    )
     args = ap.parse_args()
+    if args.smoke:
+        args.repeats, args.warmup, args.cases, args.slots = 1, 0, "8x0.2", 2
     if args.connect:
         _side_by_side(args)
         return
@@ -259,7 +353,8 @@ def _measure(args: argparse.Namespace, spark: Any, tools: list[tuple[str, Any]])
             )
             print(rows[-1], flush=True, file=sys.stderr if args.session else sys.stdout)
     if args.session:  # a child of --connect: the rows, as JSON, on the last line
-        print(json.dumps(rows))
+        cancel = _cancel_rows(spark, args.repeats, args.session)
+        print(json.dumps({"rows": rows, "cancel": cancel}))
         spark.stop()
         return
     print()

@@ -24,8 +24,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--master", default="local[2]")
     args = ap.parse_args()
+    from sparktf.execution.backends import channel_host
     from sparktf.execution.channel import ChannelServer
-    from sparktf.execution.jobs import channel_host
     from sparktf.execution.preflight import Needs, host_port, run_preflight
     from sparktf.spark import session, task_slots
 

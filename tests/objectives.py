@@ -178,3 +178,21 @@ def checkpointed_loop(params: dict[str, Any], data: Any = None) -> float:
         while epoch >= int(params.get("hold", 10**9)) and not Path(params["go"]).exists():
             time.sleep(0.05)
     return float(w.sum())
+
+
+def lifecycle(params: dict[str, Any], data: Any = None) -> float:
+    """By ``params['mode']``: ``raise`` fails; ``hang`` sleeps 120 s (a
+    timeout cancels it); ``stubborn`` ignores the first interrupts for up to 120 s (its task
+    must be ended from outside); any other returns x."""
+    mode, x = params["mode"], float(params.get("x", 1.0))
+    if mode == "raise":
+        raise ValueError(f"mode raise (x={x})")
+    if mode == "hang":
+        time.sleep(120)
+    give_up = time.monotonic() + 120
+    while mode == "stubborn" and time.monotonic() < give_up:
+        try:
+            time.sleep(0.05)
+        except KeyboardInterrupt:
+            continue
+    return x

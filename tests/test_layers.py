@@ -49,11 +49,7 @@ PEERS = {
     ("tuning", "report"): "a study writes its report when it ends",
 }
 # Cycles that other work removes; each must still exist (drop it here once it is gone).
-KNOWN_CYCLES = {
-    frozenset(
-        {"sparktf.execution.jobs", "sparktf.execution.classic_jobs", "sparktf.execution.frame_jobs"}
-    ): "the backends' factory (issue 26, execution/backends/)",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 import sparktf
 from sparktf.errors import ConfigError
 from sparktf.spark import is_connect
-from sparktf.tuning import StudyFailed, queue_ahead, tune
+from sparktf.tuning import StudyFailed, tune
 from tests import objectives
 from tests.clusterutil import study_trials
 
@@ -260,13 +260,6 @@ def test_a_trial_queued_behind_another_job_times_out_from_its_own_start(
     assert (res.trials["state"] == "COMPLETE").all(), res.trials["error"].tolist()
     spans = sorted(t.user_attrs["run_start"] for t in study_trials(tmp_path / "run"))
     assert spans[1] - spans[0] > 2.0  # the second trial did wait for the other job's slot
-
-
-def test_queue_ahead_only_where_spark_alone_keeps_the_parallelism() -> None:
-    assert queue_ahead("false", parallelism=8, slots=8) == 8
-    assert queue_ahead(None, parallelism=12, slots=8) == 8
-    assert queue_ahead("false", parallelism=4, slots=8) == 0  # Spark would run 8 at once
-    assert queue_ahead("true", parallelism=8, slots=8) == 0  # queued jobs would add executors
 
 
 def test_existing_run_directory_needs_resume(spark, tmp_path: Path) -> None:

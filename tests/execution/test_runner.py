@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sparktf.execution.runner import TASK_PROPERTY, TrialTask, decode_task, encode_task
+from sparktf.execution.backends.classic import TASK_PROPERTY, decode_task, encode_task
+from sparktf.execution.runner import TrialTask
 
 
 def test_a_trial_survives_the_trip_as_text() -> None:

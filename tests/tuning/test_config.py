@@ -96,3 +96,14 @@ def test_objectives_are_kept_in_order_with_the_learning_curve_named(tmp_path: Pa
     assert TuneConfig.from_dict(only.to_dict()) == only
     with pytest.raises(ConfigError, match="--metric loss is not one of the objectives"):
         _cfg(tmp_path, objectives={"a": "max", "b": "min"}, metric="loss")
+
+
+def test_dispatch_is_recorded_checked_and_kept_or_changed_on_resume(tmp_path: Path) -> None:
+    saved = TuneConfig.from_dict(_cfg(tmp_path, dispatch=" Slot ").to_dict())
+    assert saved.dispatch == "slot"
+    assert saved.resumed({}).dispatch == "slot"  # --resume keeps how trials were handed out
+    assert saved.resumed({"dispatch": "trial"}).dispatch == "trial"
+    with pytest.raises(ConfigError, match="--dispatch must be trial or slot, got 'slots'"):
+        _cfg(tmp_path, dispatch="slots")
+    with pytest.raises(ConfigError, match="drop --no-channel"):
+        _cfg(tmp_path, dispatch="slot", channel=False)

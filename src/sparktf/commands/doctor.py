@@ -38,9 +38,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Start the session, run the preflight (with a report channel to reach), print it."""
     from sparktf.errors import ConfigError
+    from sparktf.execution.backends import channel_host
     from sparktf.execution.channel import ChannelServer
     from sparktf.execution.checkpoints import check_store_url
-    from sparktf.execution.jobs import channel_host
     from sparktf.execution.preflight import Needs, host_port, run_preflight
     from sparktf.spark import session, task_slots
 

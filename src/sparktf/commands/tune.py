@@ -181,6 +181,14 @@ def register(sub: Any) -> None:
         help="no report channel: trials cannot report per epoch, so nothing is pruned",
     )
     run.add_argument(
+        "--dispatch",
+        metavar="trial|slot",
+        help="how trials reach Spark: trial (one Spark job or query per trial) or slot (one "
+        "long-lived task per slot asks the driver for its next trial over the report channel: "
+        "no query per trial); default: slot on Spark Connect when the executors reach the "
+        "report channel, else trial",
+    )
+    run.add_argument(
         "--channel-address",
         dest="channel_advertise",
         metavar="HOST:PORT",
@@ -370,6 +378,7 @@ def run_tune(args: argparse.Namespace) -> int:
         resume=bool(args.resume),
         enqueue=read_enqueue(args.enqueue) if args.enqueue else (),
         write_report=not args.no_report,
+        dispatch=args.dispatch,
         **settings,
     )
     return 0 if result.best_params is not None else 1

@@ -21,7 +21,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,7 +29,10 @@ from typing import Any
 log = logging.getLogger("sparktf.channel")
 
 MAX_BODY = 16 * 1024
+# an event of a backend may carry a trial's outcome, its model included (authenticated first)
+MAX_EVENT_BODY = 1 << 31
 TOKEN_HEADER = "X-SparkTF-Token"
+EVENT_HEADER = "X-SparkTF-Event"
 
 # handler(trial_number, step, value) -> True to stop the trial
 ReportHandler = Callable[[int, int, float], bool]
@@ -37,6 +40,9 @@ ReportHandler = Callable[[int, int, float], bool]
 StartHandler = Callable[[int, int], None]
 # handler(trial_number, measures): what the trial knows before training (params, model_bytes)
 MeasuresHandler = Callable[[int, dict[str, float]], None]
+# handler(message) -> answer: an event of a backend's own (slot mode: "next", "outcome", ...);
+# it may block for a while (long polling), the request has a thread of its own
+EventHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -75,11 +81,16 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", "-1"))
         except ValueError:
             length = -1
-        if length < 0 or length > MAX_BODY:
-            self._answer(413, {"error": f"body must be 0..{MAX_BODY} bytes"})
+        event = self.headers.get(EVENT_HEADER, "")
+        limit = MAX_EVENT_BODY if event in self.server.events else MAX_BODY
+        if length < 0 or length > limit:
+            self._answer(413, {"error": f"body must be 0..{limit} bytes"})
             return
         try:
             msg = json.loads(self.rfile.read(length))
+            if event in self.server.events and isinstance(msg, dict):
+                self._event(event, msg)
+                return
             if isinstance(msg, dict) and msg.get("event") == "start":
                 self._started(int(msg["trial"]), int(msg["attempt"]))
                 return
@@ -106,6 +117,15 @@ class _Handler(BaseHTTPRequestHandler):
             stop = False
         self._answer(200, {"action": "stop" if stop else "continue"})
 
+    def _event(self, event: str, msg: dict[str, Any]) -> None:
+        try:
+            answer = self.server.events[event](msg)
+        except Exception as exc:  # as for reports
+            log.warning("channel: event %s failed: %s", event, exc)
+            self._answer(400, {"error": f"{type(exc).__name__}: {exc}"})
+            return
+        self._answer(200, answer)
+
     def _started(self, trial: int, attempt: int) -> None:
         try:
             self.server.on_start(trial, attempt)
@@ -123,10 +143,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone mid-answer (its executor lost, its task interrupted): no traceback."""
+        log.debug("channel: request from %s failed", client_address, exc_info=True)
+
     token: str
     on_report: ReportHandler
     on_start: StartHandler
     on_measures: MeasuresHandler
+    events: Mapping[str, EventHandler]
     refused: int = 0
 
 
@@ -147,6 +173,8 @@ class ChannelServer:
         on_measures: called with what a trial knows before training (params, model_bytes).
         host: the address to bind (the driver's address).
         advertise: ``HOST:PORT`` executors use instead (a NAT or proxy in between).
+        events: a backend's own events (the request's ``X-SparkTF-Event`` header names one):
+            JSON in, JSON out.
     """
 
     def __init__(
@@ -156,12 +184,14 @@ class ChannelServer:
         advertise: str | None = None,
         on_start: StartHandler = _ignore_start,
         on_measures: MeasuresHandler = _ignore_measures,
+        events: Mapping[str, EventHandler] | None = None,
     ) -> None:
         self._server = _Server((host, 0), _Handler)
         self._server.token = secrets.token_urlsafe(32)
         self._server.on_report = on_report
         self._server.on_start = on_start
         self._server.on_measures = on_measures
+        self._server.events = dict(events or {})
         # serve_forever checks for shutdown every poll_interval: the default 0.5 s would add
         # up to half a second to the end of every study
         self._thread = threading.Thread(
@@ -242,3 +272,30 @@ class ChannelClient:
             log.debug(self.warning)  # travels in the outcome; see the module's docstring
             return {}
         return answer if isinstance(answer, dict) else {}
+
+
+def post_event(
+    address: ChannelAddress, event: str, body: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """Send a backend's ``event`` to the driver and return its answer.
+
+    Raises:
+        OSError: the driver cannot be reached or refused the event (``urllib.error.URLError``
+            is one).
+        ValueError: the answer is not a JSON object.
+    """
+    req = urllib.request.Request(
+        address.url,
+        data=json.dumps(body).encode(),
+        headers={
+            "Content-Type": "application/json",
+            TOKEN_HEADER: address.token,
+            EVENT_HEADER: event,
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        answer = json.loads(resp.read(1 << 24))
+    if not isinstance(answer, dict):
+        raise ValueError(f"the driver answered {event!r} with {type(answer).__name__}")
+    return answer

@@ -81,6 +81,9 @@ def make_probe(config):
 """
 
 
+CHANNEL_CHECK = "report channel"
+
+
 class Check(str, Enum):
     """How one check came out."""
 
@@ -128,6 +131,12 @@ class Preflight:
     def failed(self) -> list[CheckRow]:
         """The checks that must pass before any work runs."""
         return [r for r in self.rows if r.state is Check.FAIL]
+
+    @property
+    def channel_reachable(self) -> bool | None:
+        """Whether every executor reached the report channel (None: not checked)."""
+        rows = [r for r in self.rows if r.name == CHANNEL_CHECK]
+        return rows[0].state is Check.OK if rows else None
 
     @property
     def warnings(self) -> list[CheckRow]:
@@ -301,14 +310,14 @@ def _channel_row(answers: Sequence[dict[str, Any]], channel: tuple[str, int]) ->
     bad = [a for a in answers if a.get("channel")]
     if bad:
         return CheckRow(
-            "report channel",
+            CHANNEL_CHECK,
             Check.WARN,
             f"{channel[0]}:{channel[1]} unreachable {_where(bad, answers)} "
             f"({bad[0]['channel']}): trials there train to the end, unpruned",
             "--channel-address HOST:PORT (an address of the driver the executors reach), "
             "or --no-channel",
         )
-    return CheckRow("report channel", Check.OK, f"{channel[0]}:{channel[1]} reachable")
+    return CheckRow(CHANNEL_CHECK, Check.OK, f"{channel[0]}:{channel[1]} reachable")
 
 
 def _store_row(answers: Sequence[dict[str, Any]], store: str) -> CheckRow:

@@ -9,15 +9,13 @@ driver retries it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import math
 import os
-import pickle
 import socket
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -233,43 +231,3 @@ def run_trial(task: TrialTask, objective: Objective, data_bc: Any) -> TrialOutco
         resumed_from=ctx.resumed_from,
         **common,
     )
-
-
-TASK_PROPERTY = "sparktf.trial"  # Spark local property that carries a job's TrialTask
-
-
-def encode_task(task: TrialTask) -> str:
-    """``task`` as the text of a Spark local property (pickled by the driver, which the
-    executors trust anyway: they run the driver's pickled functions)."""
-    return base64.b64encode(pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)).decode("ascii")
-
-
-def decode_task(text: str | None) -> TrialTask:
-    """The TrialTask of the running Spark task (see ``encode_task``)."""
-    if not text:
-        raise RuntimeError(f"this Spark job has no {TASK_PROPERTY!r} property: not a sparktf trial")
-    task = pickle.loads(base64.b64decode(text))
-    if not isinstance(task, TrialTask):
-        raise TypeError(f"{TASK_PROPERTY!r} holds a {type(task).__name__}, not a TrialTask")
-    return task
-
-
-def partition_runner(
-    objective: Objective, data_bc: Any
-) -> Callable[[Iterable[Any]], Iterator[TrialOutcome]]:
-    """The function given to ``mapPartitions`` of a study's one-element RDD, which every trial's
-    Spark job runs: the trial comes with the job, as the local property ``TASK_PROPERTY``. The
-    RDD and this function are therefore serialized once per study, not once per trial. Consumes
-    its whole input (so that Spark can reuse the Python worker) and yields one outcome."""
-
-    def run(items: Iterable[Any]) -> Iterator[TrialOutcome]:
-        from pyspark import TaskContext
-
-        for _ in items:
-            pass
-        ctx = TaskContext.get()
-        yield run_trial(
-            decode_task(ctx.getLocalProperty(TASK_PROPERTY) if ctx else None), objective, data_bc
-        )
-
-    return run

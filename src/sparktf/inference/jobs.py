@@ -1,12 +1,10 @@
-"""What prediction needs of a Spark session, classic or Spark Connect, through public API only.
+"""What prediction needs of a Spark session, classic or Spark Connect alike, through the
+session layer that tuning uses too (:mod:`sparktf.execution.backends.session`).
 
-- :func:`ship_model`: the model's file goes to every executor once per application (classic:
-  ``SparkContext.addFile``) or per session (Connect: ``SparkSession.addArtifacts``); executors
-  find it with ``SparkFiles.get`` either way.
-- :func:`job_scope`: the jobs of one prediction run carry a job group (classic; pyspark 3.5 has
-  no session tags there) or a session tag (Connect), and a progress display counts their
-  tasks: the status tracker (classic) or the client's progress handler (Connect, pyspark 4.x;
-  an elapsed-time line where there is none).
+- :func:`ship_model`: the model's file goes to every executor once per application (classic)
+  or per session (Connect); executors find it with ``SparkFiles.get`` either way.
+- :func:`job_scope`: the jobs of one prediction run carry a tag (a job group on classic
+  sessions, a session tag on Connect), and a progress display counts their tasks.
 """
 
 from __future__ import annotations
@@ -14,14 +12,14 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from sparktf.errors import ConfigError
+from sparktf.execution.backends.session import session_jobs
 from sparktf.spark import is_connect
 
 if TYPE_CHECKING:
@@ -63,10 +61,7 @@ def ship_model(spark: SparkSession, spec: ModelSpec) -> None:
             link.hardlink_to(Path(spec.path).resolve())
         except OSError:
             shutil.copyfile(spec.path, link)
-    if is_connect(spark):
-        spark.addArtifacts(str(link), file=True)
-    else:
-        spark.sparkContext.addFile(str(link))
+    session_jobs(spark).ship_file(link)
     _SHIPPED.add(key)
 
 
@@ -112,88 +107,20 @@ class _Display:
         self.bar.stop()
 
 
-class _TrackerProgress:
-    """Classic: polls the status tracker for the tasks of one job group."""
-
-    def __init__(self, spark: SparkSession, group: str, display: _Display) -> None:
-        self.tracker = spark.sparkContext.statusTracker()
-        self.group = group
-        self.display = display
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _counts(self) -> tuple[int, int]:
-        done = total = 0
-        for jid in self.tracker.getJobIdsForGroup(self.group):
-            job = self.tracker.getJobInfo(jid)
-            if job is None:
-                continue
-            for sid in job.stageIds:
-                stage = self.tracker.getStageInfo(sid)
-                if stage is not None:
-                    done += stage.numCompletedTasks
-                    total += stage.numTasks
-        return done, total
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.3):
-            try:
-                self.display.update(*self._counts())
-            except Exception:  # the tracker can race with job cleanup; keep going
-                continue
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-class _HandlerProgress:
-    """Connect: the client's progress handler reports the stages of each operation."""
-
-    def __init__(self, spark: SparkSession, display: _Display) -> None:
-        self.spark = spark
-        self.display = display
-        self.handler = cast(Any, self._handle)  # pyspark's ProgressHandler protocol
-        self.registered = hasattr(spark, "registerProgressHandler")  # pyspark 4.x
-        if self.registered:
-            spark.registerProgressHandler(self.handler)
-
-    def _handle(self, stages: Any = None, **_: Any) -> None:
-        stages = list(stages or [])
-        done = sum(int(s.num_completed_tasks) for s in stages)
-        self.display.update(done, sum(int(s.num_tasks) for s in stages))
-
-    def stop(self) -> None:
-        if self.registered:
-            self.spark.removeProgressHandler(self.handler)
-
-
 @contextmanager
 def job_scope(spark: SparkSession, show: bool) -> Iterator[None]:
-    """Run the enclosed Spark jobs under one job group (classic) or session tag (Connect),
-    with a progress bar when ``show``."""
+    """Run the enclosed Spark jobs under one tag, with a progress bar when ``show``."""
     name = f"sparktf-predict-{uuid.uuid4().hex[:12]}"
-    connect = is_connect(spark)
+    jobs = session_jobs(spark)
     display = _Display() if show else None
     if display is not None:
         display.bar.start()
-    if connect:
-        spark.addTag(name)
-        watcher: Any = _HandlerProgress(spark, display) if display else None
-    else:
-        sc = spark.sparkContext
-        sc.setJobGroup(name, "sparktf predict")
-        watcher = _TrackerProgress(spark, name, display) if display else None
-    try:
-        yield
-    finally:
-        if watcher is not None:
-            watcher.stop()
-        if display is not None:
-            display.close()
-        if connect:
-            spark.removeTag(name)
-        else:
-            sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-            sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
+    with jobs.tagged(name, "sparktf predict"):
+        unwatch = jobs.watch(name, display.update) if display is not None else None
+        try:
+            yield
+        finally:
+            if unwatch is not None:
+                unwatch()
+            if display is not None:
+                display.close()

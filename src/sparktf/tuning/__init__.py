@@ -17,7 +17,7 @@ optimises), ``data``, ``outputs`` (trials.csv, best/, the result), ``resume``, `
 """
 
 from sparktf.errors import StudyFailed
-from sparktf.tuning.api import queue_ahead, tune
+from sparktf.tuning.api import tune
 from sparktf.tuning.config import TuneConfig
 from sparktf.tuning.objectives import keras_builder, resolve_objective
 from sparktf.tuning.outputs import TuneResult, trials_frame
@@ -27,7 +27,6 @@ __all__ = [
     "TuneConfig",
     "TuneResult",
     "keras_builder",
-    "queue_ahead",
     "resolve_objective",
     "trials_frame",
     "tune",

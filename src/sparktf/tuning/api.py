@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sparktf.errors import ConfigError
-from sparktf.execution.dispatcher import Dispatcher, DispatchSettings
+from sparktf.execution.backends import Backend, make_backend, parse_dispatch
+from sparktf.execution.dispatcher import Dispatcher
 from sparktf.execution.runner import Objective, ObjectiveKind, TrialOutcome
+from sparktf.execution.settings import DispatchSettings
 from sparktf.rundir import RunDir
 from sparktf.search.mirror import MirroredStudy
 from sparktf.search.moasha import MOASHA, CurveOnly, StepPruning
@@ -58,6 +60,7 @@ def tune(
     enqueue: Sequence[Mapping[str, Any]] = (),
     show_progress: bool = True,
     write_report: bool = True,
+    dispatch: str | None = None,
     **settings: Any,
 ) -> TuneResult:
     """Run a hyperparameter study, each trial as one Spark task.
@@ -79,6 +82,10 @@ def tune(
         enqueue: parameter sets to try first (e.g. the defaults).
         show_progress: show the live progress display and the final summary.
         write_report: write the HTML report at the end.
+        dispatch: how trials reach Spark: ``"trial"`` (one Spark job or query per trial) or
+            ``"slot"`` (one long-lived task per slot asks the driver for its next trial over
+            the report channel); default: slot on Spark Connect when the executors reach the
+            channel, else trial.
         **settings: any field of :class:`TuneConfig`: ``out`` (default ``runs/study-TIME``),
             ``trials`` (20), ``metric``, ``direction``; several objectives: ``objectives``
             (``{"val_accuracy": "max", "params": "min"}``), ``constraints``
@@ -112,6 +119,8 @@ def tune(
     quiet = is_quiet()
     say: Say = _sayer(show_progress and not quiet)  # sparktf's informational lines
     tell: Say = _sayer(show_progress, always=True)  # what the user must know even with --quiet
+    if dispatch is not None:
+        settings["dispatch"] = dispatch
     cfg, obj = _configure(objective, space, data, resume, settings)
     loaded = study_data(cfg, None if isinstance(data, str) else data, obj)
     data_obj, obj = loaded.data, loaded.objective
@@ -119,12 +128,13 @@ def tune(
     if loaded.report is not None:
         (tell if loaded.report.skipped else say)(loaded.report.line())
 
-    from sparktf.spark import is_connect, master_of, session, task_slots
+    from sparktf.spark import is_connect, master_of, session
 
     app = f"sparktf-tune:{cfg.run_dir.path.name}"
     spark = spark or session(cfg.master, app_name=app, conf=spark_conf, remote=cfg.remote)
+    backend = make_backend(spark, parse_dispatch(cfg.dispatch), channel=cfg.channel)
     mirror = _open_study(cfg, sampler, pruner, resume, enqueue, say)
-    slots = task_slots(spark)
+    slots = backend.slots
     par = _parallelism(cfg, slots, say)
     if not is_connect(spark):  # the master a classic session really has (local[*] -> local[2])
         cfg = replace(cfg, master=master_of(spark))
@@ -136,7 +146,7 @@ def tune(
         show = show_progress and not quiet
         with orderly_stop():  # SIGTERM and SIGHUP stop the study as Ctrl-C does
             gave_up = _dispatch(
-                spark, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking
+                backend, cfg, obj, data_obj, mirror, (par, slots), show, tell, tracking
             )
         chosen = settle_front(cfg, mirror.study, say) if goals_of(cfg).is_multi else None
         res = result(mirror.study, cfg.run_dir, time.perf_counter() - t0, chosen)
@@ -306,16 +316,6 @@ def _parallelism(cfg: TuneConfig, slots: int, say: Say) -> int:
     return min(par, cfg.trials)
 
 
-def queue_ahead(dynamic_allocation: str | None, parallelism: int, slots: int) -> int:
-    """How many trials may wait in Spark's queue ahead of a free slot (see the dispatcher):
-    the cluster's slots, when Spark's slots alone keep the study within ``parallelism`` (it
-    is at least the slots, and dynamic allocation, which would add executors for queued
-    jobs, is off: ``dynamic_allocation`` is ``spark.dynamicAllocation.enabled``); else none."""
-    if parallelism < slots or (dynamic_allocation or "").strip().lower() == "true":
-        return 0
-    return slots
-
-
 def _suggest(cfg: TuneConfig, obj: Objective) -> Callable[[optuna.Trial], dict[str, Any]]:
     from sparktf.search.record import PARAMS
 
@@ -335,7 +335,7 @@ def _suggest(cfg: TuneConfig, obj: Objective) -> Callable[[optuna.Trial], dict[s
 
 
 def _dispatch(
-    spark: SparkSession,
+    backend: Backend,
     cfg: TuneConfig,
     obj: Objective,
     data: Any,
@@ -351,6 +351,7 @@ def _dispatch(
     or None."""
     from sparktf.spark import master_of
 
+    spark = backend.spark
     tracking = tracking or NoTracking()
     par = slots[0]
     say = _sayer(show_progress)  # False under --quiet
@@ -368,9 +369,6 @@ def _dispatch(
         val_fraction=cfg.val_fraction,
         channel=cfg.channel,
         channel_advertise=cfg.channel_advertise,
-        queue_ahead=queue_ahead(
-            spark.conf.get("spark.dynamicAllocation.enabled", "false"), par, slots[1]
-        ),
         **_goal_settings(cfg),
         checkpoints=checkpoint_place(cfg, spark, say),
         max_failures=cfg.max_failures,
@@ -388,8 +386,13 @@ def _dispatch(
         mirror.started(trial)
         tracking.trial_started(trial)
 
+    def channel_checked(reachable: bool) -> None:
+        line = backend.channel_checked(reachable)
+        if line:
+            say(line)
+
     dispatcher = Dispatcher(
-        spark,
+        backend,
         study,
         _suggest(cfg, obj),
         obj,
@@ -399,7 +402,9 @@ def _dispatch(
         display.event,
         started,
         on_slots=lambda: display.update(study, dispatcher),
-        before_trials=preflight_hook(spark, keras, settings.checkpoints, slots[1], say),
+        before_trials=preflight_hook(
+            spark, keras, settings.checkpoints, slots[1], say, channel_checked
+        ),
     )
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sparktf.errors import ConfigError
+from sparktf.execution.backends import check_dispatch, parse_dispatch
 from sparktf.execution.checkpoints import check_store_url
 from sparktf.rundir import RunDir
 from sparktf.search.space import SearchSpace
@@ -92,6 +93,7 @@ class TuneConfig:
     max_failures: int = _setting(5, "--max-failures", True)
     channel: bool = _setting(True, "--no-channel", True)
     channel_advertise: str | None = _setting(None, "--channel-address", True)
+    dispatch: str | None = _setting(None, "--dispatch", True)  # None: the session's default
     mlflow: bool = _setting(False, "--mlflow", True)
     mlflow_tracking_uri: str | None = _setting(None, "--mlflow-tracking-uri", True)
     mlflow_experiment: str = _setting("sparktf", "--mlflow-experiment", _MLFLOW_RUN)
@@ -239,6 +241,10 @@ def _check_choices(cfg: TuneConfig, sp: SearchSpace) -> None:
         raise ConfigError(f"unknown pruner {cfg.pruner!r}: expected one of {', '.join(PRUNERS)}")
     if cfg.direction not in ("maximize", "minimize"):
         raise ConfigError(f"--direction must be maximize or minimize, got {cfg.direction!r}")
+    dispatch = parse_dispatch(cfg.dispatch)
+    check_dispatch(dispatch, cfg.channel)
+    if dispatch is not None:
+        _set(cfg, dispatch=dispatch.value)
     if cfg.objective_kind == "family":
         from sparktf.keras.models import get_family
 

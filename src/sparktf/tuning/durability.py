@@ -38,9 +38,15 @@ def checkpoint_place(cfg: TuneConfig, spark: SparkSession, say: Say) -> Checkpoi
 
 
 def preflight_hook(
-    spark: SparkSession, keras: bool, place: CheckpointPlace | None, tasks: int, say: Say
+    spark: SparkSession,
+    keras: bool,
+    place: CheckpointPlace | None,
+    tasks: int,
+    say: Say,
+    on_channel: Callable[[bool], None] | None = None,
 ) -> Callable[[ChannelAddress | None], None]:
-    """The check the dispatcher runs once its report channel listens, before any trial.
+    """The check the dispatcher runs once its report channel listens, before any trial;
+    ``on_channel`` hears whether the executors reach the channel (where it was checked).
 
     Raises (from the hook):
         ConfigError: a check failed (the table says which, and the fix).
@@ -58,6 +64,9 @@ def preflight_hook(
         result.raise_if_failed()
         for row in result.warnings:
             say(f"warning: {row.name}: {row.detail}; {row.fix}")
+        reachable = result.channel_reachable
+        if on_channel is not None and reachable is not None:
+            on_channel(reachable)
 
     return check
 
