@@ -179,6 +179,7 @@ def _continued_from_its_checkpoint(run: Path, log: Path, exactly: bool) -> None:
     assert epochs == ["1", "2", "3", "4"], "epochs trained again after the loss"
 
 
+@classic_only  # --master of its own cluster (worker_loss[remote] loses a worker on Connect)
 def test_a_lost_worker_s_trial_continues_from_its_checkpoint_on_the_other(
     cluster: ClusterInfo, tmp_path: Path
 ) -> None:
