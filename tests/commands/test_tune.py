@@ -61,6 +61,11 @@ def space_file(tmp_path: Path) -> Path:
             r"--checkpoint-every must be at least 1 \(epochs\)",
         ),
         (["--model", "mnist_cnn", "--space", "S", "--max-failures", "-1"], "--max-failures must"),
+        (["--model", "mnist_cnn", "--space", "S", "--dispatch", "slots"], "--dispatch must be"),
+        (
+            ["--model", "mnist_cnn", "--space", "S", "--dispatch", "slot", "--no-channel"],
+            "drop --no-channel, or use --dispatch trial",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message(

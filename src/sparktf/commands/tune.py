@@ -378,7 +378,6 @@ def run_tune(args: argparse.Namespace) -> int:
         resume=bool(args.resume),
         enqueue=read_enqueue(args.enqueue) if args.enqueue else (),
         write_report=not args.no_report,
-        dispatch=args.dispatch,
         **settings,
     )
     return 0 if result.best_params is not None else 1
