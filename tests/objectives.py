@@ -196,3 +196,15 @@ def lifecycle(params: dict[str, Any], data: Any = None) -> float:
         except KeyboardInterrupt:
             continue
     return x
+
+
+def stderr_is_quiet(params: dict[str, Any], data: Any) -> float:
+    """Fails its trial unless the worker's stderr is sparktf's filter (not under --verbose)."""
+    import sys
+
+    from sparktf import TrialFailed
+
+    name = type(sys.stderr).__name__
+    if name != "QuietWorkerStderr":
+        raise TrialFailed(f"the worker's stderr is a {name}")
+    return float(params["x"])

@@ -131,6 +131,8 @@ def silence_libraries(worker: bool = True) -> None:
     quiet_tensorflow_environment()
     if worker:
         quiet_tensorflow_import()
+        if _in_spark_task():
+            quiet_worker_stderr()  # pyspark's daemon's traceback when Spark stops
     warnings.simplefilter("ignore")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -415,6 +417,11 @@ class PlainProgress(Progress):
             self._last = now
             self.console.print(plain_line(task), markup=False, highlight=False, soft_wrap=True)
 
+    def refresh(self) -> None:
+        """Print a line for each task that changed since its last line (or every task, when
+        the heartbeat is due); the display does this every ``interval`` seconds."""
+        self._emit()
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self._emit()
@@ -438,3 +445,74 @@ class PlainProgress(Progress):
             if self._shown.get(task.id) != self._state(task):
                 self._shown[task.id] = self._state(task)
                 self.console.print(plain_line(task), markup=False, highlight=False, soft_wrap=True)
+
+
+# What pyspark's worker daemon prints when a reused Python worker cannot flush its socket
+# because the JVM closed it (a stopping SparkContext closes its idle workers while it sends the
+# daemon SIGTERM): with spark.python.daemon.killWorkerOnFlushFailure (pyspark 4) the
+# BrokenPipeError escapes to the daemon's ``traceback.print_exc()``, else the daemon prints
+# _FLUSH_FAILED and the traceback itself. The JVM copies both to the driver's stderr.
+_TRACEBACK = "Traceback (most recent call last):"
+_FLUSH_FAILED = "PySpark daemon failed to flush the output to the worker process:"
+_CLOSED_SOCKET = ("BrokenPipeError", "ConnectionResetError")
+
+
+def _daemon_noise(lines: list[str]) -> bool:
+    """True for the daemon's traceback of a worker whose socket the JVM closed."""
+    frames = [ln for ln in lines if ln.startswith('  File "')]
+    return (
+        bool(frames)
+        and all("pyspark/daemon.py" in ln.replace("\\", "/") for ln in frames)
+        and lines[-1].startswith(_CLOSED_SOCKET)
+    )
+
+
+class QuietWorkerStderr:
+    """A Python worker's ``sys.stderr`` less pyspark's daemon's closed-socket traceback.
+
+    Everything else passes through unchanged; a traceback is held from its first line to its
+    exception line, then written (or, when it is that noise, dropped). A partial line goes
+    out on ``flush()``, unless it is inside a traceback.
+    """
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self._partial = ""
+        self._held: list[str] | None = None
+
+    def write(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._line(line)
+        return len(text)
+
+    def _line(self, line: str) -> None:
+        if self._held is None:
+            if line in (_TRACEBACK, _FLUSH_FAILED):
+                self._held = [line]
+            else:
+                self._out.write(line + "\n")
+            return
+        self._held.append(line)
+        if line == _TRACEBACK or line.startswith((" ", "\t")):
+            return  # the traceback goes on
+        held, self._held = self._held, None
+        if not _daemon_noise(held):
+            self._out.write("\n".join(held) + "\n")
+
+    def flush(self) -> None:
+        if self._held is None and self._partial:
+            self._out.write(self._partial)
+            self._partial = ""
+        self._out.flush()
+
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding, buffer, ...
+        return getattr(self._out, name)
+
+
+def quiet_worker_stderr() -> None:
+    """In a Python worker: keep the daemon's closed-socket traceback (:class:`QuietWorkerStderr`)
+    off the worker's stderr, which the JVM copies to the driver's. Idempotent."""
+    if not isinstance(sys.stderr, QuietWorkerStderr) and sys.stderr is not None:
+        sys.stderr = QuietWorkerStderr(sys.stderr)
