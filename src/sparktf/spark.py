@@ -370,14 +370,14 @@ def _connect_session(url: str, app_name: str, conf: Mapping[str, Any] | None) ->
 def default_parallelism(spark: Any) -> int:
     """Spark's default parallelism (the cores of the registered executors, or N of
     ``local[N]``). A Connect session has no SparkContext: it counts the partitions of a range
-    that the server splits by its default parallelism (one small job)."""
+    that the server splits by its default parallelism, whose last row is in the last one (one
+    small job of one stage: 0.1 s on a warm local server, where an aggregate took 0.25 s)."""
     if not is_connect(spark):
         return int(spark.sparkContext.defaultParallelism)
     from pyspark.sql import functions as F
 
-    parts = spark.range(0, 1 << 16).withColumn("p", F.spark_partition_id())
-    row = parts.agg(F.max("p").alias("p")).first()
-    return int(row["p"]) + 1 if row and row["p"] is not None else 1
+    last = spark.range(0, 1 << 16).select(F.spark_partition_id().alias("p")).tail(1)
+    return int(last[0]["p"]) + 1 if last and last[0]["p"] is not None else 1
 
 
 def task_slots(spark: Any) -> int:
