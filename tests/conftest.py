@@ -85,6 +85,13 @@ def spark_flags(spark_opts: dict[str, str]) -> list[str]:
     return [f"--{key}" for key in spark_opts] + list(spark_opts.values())
 
 
+@pytest.fixture(params=["slot", "trial"] if CONNECT else [None], ids=lambda d: d or "classic")
+def backend_flags(request: pytest.FixtureRequest, spark_flags: list[str]) -> list[str]:
+    """``spark_flags``, and in the Connect pass each Connect backend in turn (``--dispatch
+    slot``, ``--dispatch trial``); the classic pass runs its default backend."""
+    return spark_flags + ([] if request.param is None else ["--dispatch", request.param])
+
+
 def make_idx_dataset(directory: Path, n_train: int = 60, n_test: int = 20, seed: int = 0) -> Path:
     """Write a tiny MNIST-format data set (four gzipped IDX files) and return its directory."""
     from sparktf.datasets import write_idx

@@ -324,9 +324,9 @@ def _resume_completes(tmp_path: Path, run: Path, done: set[float]) -> tuple[list
 
 
 def test_driver_loss_then_resume_continues_the_running_trials_under_their_numbers(
-    tmp_path: Path, spark_flags: list[str]
+    tmp_path: Path, backend_flags: list[str]
 ) -> None:
-    run, _ = _stop_study(tmp_path, signal.SIGKILL, spark_flags)  # driver, JVM, Python workers
+    run, _ = _stop_study(tmp_path, signal.SIGKILL, backend_flags)  # driver, JVM, Python workers
     killed = study_trials(run)
     done = {t.params["x"] for t in killed if t.state.name == "COMPLETE"}
     cut = {t.number: t.params["x"] for t in killed if t.state.name == "RUNNING"}
@@ -367,11 +367,11 @@ def test_driver_loss_then_resume_continues_a_trial_from_its_checkpoint(tmp_path:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_stop_signal_cancels_running_trials_and_resume_completes_the_study(
-    tmp_path: Path, spark_flags: list[str], sig: signal.Signals
+    tmp_path: Path, backend_flags: list[str], sig: signal.Signals
 ) -> None:
     # With local[2], two trials run and two more wait in Spark's queue when the signal comes.
     # Ctrl-C reaches a driver started as a shell's background job is (SIGINT ignored), too.
-    run, rc = _stop_study(tmp_path, sig, spark_flags, sigint_ignored=sig == signal.SIGINT)
+    run, rc = _stop_study(tmp_path, sig, backend_flags, sigint_ignored=sig == signal.SIGINT)
     out = tail(tmp_path / "tune-1.log")
     assert rc == 128 + sig, out
     said = "Ctrl-C" if sig == signal.SIGINT else "SIGTERM"
