@@ -300,6 +300,7 @@ def test_cluster_help_lists_actions(capsys: pytest.CaptureFixture) -> None:
     assert all(action in out for action in ("start", "stop", "status"))
 
 
+@pytest.mark.slow
 def test_context_manager_stops_on_error(tmp_path: Path) -> None:
     with (
         pytest.raises(RuntimeError, match="boom"),

@@ -191,6 +191,7 @@ def _warm_two_workers(spark, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("parallelism", [2, 1])
+@pytest.mark.slow
 def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
     spark, tmp_path: Path, parallelism: int
 ) -> None:
@@ -226,6 +227,7 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
                 assert spans[j][0] > spans[i][0] + 3.0
 
 
+@pytest.mark.slow
 def test_a_trial_queued_behind_another_job_times_out_from_its_own_start(
     spark, tmp_path: Path
 ) -> None:
@@ -268,6 +270,7 @@ def test_existing_run_directory_needs_resume(spark, tmp_path: Path) -> None:
         _run(spark, objectives.quadratic, X, tmp_path, trials=1)
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_repeats_no_completed_trial(
     spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -414,6 +417,7 @@ def _good_then_bad_cnn(spark, tmp_path: Path, images: int, epochs: int, trials: 
     )
 
 
+@pytest.mark.slow
 def test_pruned_keras_trial_keeps_its_learning_curve(spark, tmp_path: Path) -> None:
     res = _good_then_bad_cnn(spark, tmp_path, 300, epochs=3, trials=3, batch_size=16)
     df = res.trials.set_index("number")

@@ -100,6 +100,7 @@ def test_parquet_output_and_summary_line(
     assert len(first) == 3 and set(first[0]) == {"label", "class_index", "probability"}
 
 
+@pytest.mark.slow
 def test_csv_and_json_outputs(
     spark: Any, images: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

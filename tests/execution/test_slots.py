@@ -33,6 +33,7 @@ def _run(spark, fn, space, tmp_path: Path, dispatch: str, **kw):
 
 
 @BOTH
+@pytest.mark.slow
 def test_complete_failed_and_timed_out_trials_each_end_as_they_should(
     spark, tmp_path: Path, dispatch: str
 ) -> None:
@@ -118,6 +119,7 @@ def test_slot_mode_keeps_one_python_worker_per_slot(spark, tmp_path: Path) -> No
     assert sum(hits) >= len(hits) - 2  # the data was read once per slot
 
 
+@pytest.mark.slow
 def test_a_trial_that_ignores_its_cancel_is_ended_with_its_slot_task(spark, tmp_path: Path) -> None:
     # the stubborn trial survives the interrupt inside its task: its slot's query is
     # interrupted instead, and the slot starts again for the trials after it

@@ -60,6 +60,7 @@ def _softmax_of(images: np.ndarray, w: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.slow
 def test_frozen_graph_taking_float_batches_by_tensor_name(
     spark: Any, frozen_graphs: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -200,6 +201,7 @@ def test_saved_model_directory(spark: Any, tmp_path: Path, rgb_model_path: Path)
         np.testing.assert_allclose(got[f.name], exp, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_keras_application_by_name_with_weights_file(spark: Any, tmp_path: Path) -> None:
     from keras.applications.mobilenet_v2 import preprocess_input
 

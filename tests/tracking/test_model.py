@@ -52,6 +52,7 @@ def _top1(rows: list[Any]) -> dict[str, tuple[str, float]]:
     return {r.id: (r.top_k[0].label, round(r.top_k[0].probability, 5)) for r in rows}
 
 
+@pytest.mark.slow
 def test_best_model_is_registered_and_predict_runs_it_from_mlflow(
     spark: Any, tmp_path: Path, tracking_uri: str, tuned: tuple[Path, Any], monkeypatch: Any
 ) -> None:
@@ -90,6 +91,7 @@ def test_best_model_is_registered_and_predict_runs_it_from_mlflow(
         assert _top1(sparktf.predict(str(images), uri, spark=spark).collect()) == expected, uri
 
 
+@pytest.mark.slow
 def test_a_model_of_another_flavour_or_missing_is_refused_naming_it(
     tmp_path: Path, tracking_uri: str, capsys: Any, monkeypatch: Any
 ) -> None:

@@ -180,6 +180,7 @@ def test_several_objectives_refuse_what_cannot_handle_them(tmp_path: Path) -> No
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_keras_front_models_are_kept_and_predict_uses_any_of_them(
     spark, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

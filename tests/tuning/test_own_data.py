@@ -61,6 +61,7 @@ def test_cnn_on_class_folders_counts_unreadable_images_and_predicts_names(
     assert labels.count("green") >= 3
 
 
+@pytest.mark.slow
 def test_mlp_on_a_table_standardises_and_predict_keeps_the_id(spark, tmp_path: Path) -> None:
     feature_frame(150).to_parquet(tmp_path / "customers.parquet")
     space = {"epochs": 25, "batch_size": 16, "units": sparktf.choice([16, 32])}
@@ -159,6 +160,7 @@ def backbone_weights(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("weights", ["none", "file"])
+@pytest.mark.slow
 def test_transfer_with_random_or_file_weights_trains_and_predicts(
     spark, tmp_path: Path, weights: str, backbone_weights: Path
 ) -> None:
