@@ -4,17 +4,9 @@ server stays down, and never holding the caller up."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 from sparktf.tracking import BackgroundLog
-
-
-def _wait_until(event: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not event():
-        assert time.monotonic() < deadline, "the background log never got there"
-        time.sleep(0.01)
+from tests.clusterutil import wait_for
 
 
 def test_jobs_run_in_order_and_a_transient_failure_is_retried() -> None:
@@ -51,7 +43,6 @@ def test_a_refused_job_is_dropped_and_reported_and_the_rest_still_run() -> None:
 
 def test_a_server_that_stays_down_costs_the_caller_nothing_and_is_reported_once() -> None:
     calls: list[str] = []
-
     threads: set[str] = set()
 
     def down(what: str) -> None:
@@ -62,7 +53,7 @@ def test_a_server_that_stays_down_costs_the_caller_nothing_and_is_reported_once(
     log = BackgroundLog("t", attempts=2, backoff_s=0.01, probe_s=60)
     for i in range(50):
         log.post(f"trial {i}", lambda i=i: down(f"trial {i}"))
-    _wait_until(lambda: len(calls) >= 2)  # the first job's two tries: the server is down
+    wait_for("the first job's two tries", lambda: len(calls) >= 2, every=0.01)  # server down
     gap = log.close(5)
     assert threading.current_thread().name not in threads  # the caller never waited on one
     assert gap is not None and len(gap.items) == 50 and "server down" in gap.error
@@ -88,7 +79,7 @@ def test_the_server_coming_back_lets_the_waiting_jobs_through_in_order() -> None
 
     for what in ("a", "b", "c"):
         log.post(what, lambda w=what: job_tried(w))
-    _wait_until(lambda: len(tried) >= 2)  # "a" refused, and tried again by the probe
+    wait_for('"a" refused, then tried by a probe', lambda: len(tried) >= 2, every=0.01)
     up["now"] = True
     assert log.close(5) is None
     assert done == ["a", "b", "c"]
