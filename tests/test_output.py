@@ -257,14 +257,15 @@ def test_tune_ctrl_c_prints_no_traceback(tmp_path: Path) -> None:
 
 def test_plain_progress_prints_changes_and_a_last_line() -> None:
     out = io.StringIO()
-    # the display's own timer never fires here: refresh() is what it calls every interval
+    # the display's own timer never fires here: print_changed() is what it calls every interval
     bar = PlainProgress(Console(file=out, width=200), interval=3600, heartbeat=3600)
     with bar:
         task = bar.add_task("tune", total=4, status="")
-        bar.refresh()  # total known, nothing done: one line
+        assert out.getvalue() == ""  # adding the task prints nothing before its first state
+        bar.print_changed()  # total known, nothing done: one line
         bar.update(task, completed=1, status="best 0.5")
-        bar.refresh()
-        bar.refresh()  # nothing changed: no line
+        bar.print_changed()
+        bar.print_changed()  # nothing changed: no line
         bar.update(task, completed=4, status="best 0.9")
     lines = out.getvalue().splitlines()
     assert [ln.split(",")[0] for ln in lines] == ["tune: 0/4", "tune: 1/4", "tune: 4/4"]

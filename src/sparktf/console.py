@@ -417,9 +417,10 @@ class PlainProgress(Progress):
             self._last = now
             self.console.print(plain_line(task), markup=False, highlight=False, soft_wrap=True)
 
-    def refresh(self) -> None:
+    def print_changed(self) -> None:
         """Print a line for each task that changed since its last line (or every task, when
-        the heartbeat is due); the display does this every ``interval`` seconds."""
+        the heartbeat is due); the display does this every ``interval`` seconds. (Not rich's
+        ``refresh()``, which ``add_task`` calls: a line before the first update.)"""
         self._emit()
 
     def _loop(self) -> None:
