@@ -152,3 +152,61 @@ def test_slot_mode_without_a_report_channel_is_refused_before_spark_starts(
             master="local[1]",
         )
     assert not (tmp_path / "run").exists()
+
+
+def test_the_slot_tasks_run_the_preflight_and_refuse_before_any_trial(
+    spark, tmp_path: Path
+) -> None:
+    # the study's first slot tasks check their executors (no probe job of its own): an
+    # unwritable checkpoint store is refused with the preflight's table, and no trial ran
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConfigError, match="checkpoint store") as err:
+        _run(
+            spark,
+            objectives.quadratic,
+            {"x": sparktf.uniform(0, 1)},
+            tmp_path,
+            "slot",
+            trials=2,
+            checkpoint_dir=str(tmp_path / "file" / "store"),
+        )
+    assert "executors checked by the study's slot tasks" in str(err.value)
+    assert "not writable" in str(err.value) and "fix: --checkpoint-dir" in str(err.value)
+    assert study_trials(tmp_path / "slot") == []
+
+
+def test_slot_mode_asked_for_is_refused_where_the_executors_cannot_reach_the_channel(
+    spark, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match="--dispatch slot: the executors cannot reach"):
+        _run(
+            spark,
+            objectives.quadratic,
+            {"x": sparktf.uniform(0, 1)},
+            tmp_path,
+            "slot",
+            trials=2,
+            channel_advertise="127.0.0.1:1",
+        )
+    assert study_trials(tmp_path / "slot") == []
+
+
+@pytest.mark.slow
+def test_connect_s_default_falls_back_to_a_query_per_trial_where_the_channel_is_unreachable(
+    connect_spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = tune(
+        objectives.quadratic,
+        {"x": sparktf.uniform(0, 1)},
+        spark=connect_spark,
+        out=tmp_path / "run",
+        trials=3,
+        seed=0,
+        direction="minimize",
+        channel_advertise="127.0.0.1:1",
+        write_report=False,
+    )
+    assert res.counts == {"COMPLETE": 3}
+    err = capsys.readouterr().err
+    assert "report channel: 127.0.0.1:1 unreachable" in err
+    assert "the executors cannot reach the report channel: one Spark query per trial" in err

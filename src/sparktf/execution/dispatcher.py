@@ -59,7 +59,8 @@ class Dispatcher:
         on_slots: called by the dispatch loop whenever the trials holding a slot may have
             changed (before it waits), e.g. to refresh a display of ``active()``.
         before_trials: called with the report channel's address (None without one) once the
-            channel listens, before any trial starts (the preflight); may raise to refuse.
+            channel listens and the backend is open, before any trial starts (the
+            preflight); may raise to refuse.
     """
 
     def __init__(
@@ -133,9 +134,9 @@ class Dispatcher:
         ):
             self._loop = _Loop(pool, channel.address if self.s.channel else None)
             try:
+                backend.open(self.objective, self.data, self._loop.channel)
                 if self.before_trials is not None:
                     self.before_trials(self._loop.channel)
-                backend.open(self.objective, self.data, self._loop.channel)
                 self._adopt_orphans()
                 self._dispatch()
             except KeyboardInterrupt as exc:

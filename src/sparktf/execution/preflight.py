@@ -126,6 +126,7 @@ class Preflight:
     rows: tuple[CheckRow, ...]
     hosts: tuple[str, ...] = ()
     seconds: float = 0.0
+    by: str = ""  # what ran the probe, where not a probe job of its own
 
     @property
     def failed(self) -> list[CheckRow]:
@@ -146,7 +147,9 @@ class Preflight:
     def table(self) -> str:
         """The checks as a plain-text table: check, result, detail, fix."""
         width = max(len(r.name) for r in self.rows) if self.rows else 5
-        lines = [f"executors checked: {', '.join(self.hosts) or '?'} ({self.seconds:.1f} s)"]
+        by = f" by {self.by}" if self.by else ""
+        hosts = ", ".join(self.hosts) or "?"
+        lines = [f"executors checked{by}: {hosts} ({self.seconds:.1f} s)"]
         for r in self.rows:
             mark = {Check.OK: "ok  ", Check.WARN: "warn", Check.FAIL: "FAIL"}[r.state]
             lines.append(f"  {mark}  {r.name:<{width}}  {r.detail}")
@@ -169,7 +172,21 @@ def host_port(url: str) -> tuple[str, int]:
     return parts.hostname or "", int(parts.port or 80)
 
 
-def _probe_function(config: dict[str, Any]) -> Any:
+def probe_config(needs: Needs) -> dict[str, Any]:
+    """What the probe checks on an executor, for ``needs`` (JSON)."""
+    modules = ["sparktf", "pyarrow", "numpy"]
+    modules += ["tensorflow", "keras"] if needs.tensorflow else []
+    return {
+        "modules": modules,
+        "gpus": needs.gpus,
+        "channel": list(needs.channel) if needs.channel else None,
+        "store": needs.store,
+    }
+
+
+def probe_function(config: dict[str, Any]) -> Any:
+    """The probe of ``config``: called with anything, it answers one JSON line (in a Spark
+    task: the checks of the executor it runs on)."""
     namespace: dict[str, Any] = {"__name__": "sparktf_preflight_probe"}
     exec(compile(_PROBE, "<sparktf preflight>", "exec"), namespace)
     return namespace["make_probe"](config)
@@ -183,16 +200,8 @@ def run_preflight(spark: Any, needs: Needs, tasks: int) -> Preflight:
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
 
-    modules = ["sparktf", "pyarrow", "numpy"]
-    modules += ["tensorflow", "keras"] if needs.tensorflow else []
-    config = {
-        "modules": modules,
-        "gpus": needs.gpus,
-        "channel": list(needs.channel) if needs.channel else None,
-        "store": needs.store,
-    }
     n = max(1, tasks)
-    probe = F.udf(_probe_function(config), StringType(), useArrow=False)
+    probe = F.udf(probe_function(probe_config(needs)), StringType(), useArrow=False)
     t0 = time.perf_counter()
     try:
         rows = spark.range(0, n, 1, n).select(probe("id").alias("r")).collect()
@@ -209,10 +218,19 @@ def run_preflight(spark: Any, needs: Needs, tasks: int) -> Preflight:
         )
         return Preflight((row,), seconds=time.perf_counter() - t0)
     answers = [json.loads(r["r"]) for r in rows]
+    return preflight_of(answers, needs, time.perf_counter() - t0)
+
+
+def preflight_of(
+    answers: Sequence[dict[str, Any]], needs: Needs, seconds: float, by: str = ""
+) -> Preflight:
+    """The preflight of the probes' ``answers`` (one per task; ``by``: what ran them, where
+    not a probe job of its own)."""
     return Preflight(
         tuple(evaluate(answers, needs)),
         hosts=tuple(sorted({a["host"] for a in answers})),
-        seconds=time.perf_counter() - t0,
+        seconds=seconds,
+        by=by,
     )
 
 

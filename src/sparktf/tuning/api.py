@@ -386,11 +386,6 @@ def _dispatch(
         mirror.started(trial)
         tracking.trial_started(trial)
 
-    def channel_checked(reachable: bool) -> None:
-        line = backend.channel_checked(reachable)
-        if line:
-            say(line)
-
     dispatcher = Dispatcher(
         backend,
         study,
@@ -402,9 +397,7 @@ def _dispatch(
         display.event,
         started,
         on_slots=lambda: display.update(study, dispatcher),
-        before_trials=preflight_hook(
-            spark, keras, settings.checkpoints, slots[1], say, channel_checked
-        ),
+        before_trials=preflight_hook(backend, keras, settings.checkpoints, slots, say),
     )
     say(
         f"study {cfg.study_name!r} in {cfg.run_dir.path}: {cfg.trials} trials, {par} in parallel "

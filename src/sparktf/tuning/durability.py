@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from sparktf.execution.channel import ChannelAddress
 from sparktf.execution.checkpoints import CheckpointPlace
-from sparktf.execution.preflight import Needs, host_port, run_preflight
+from sparktf.execution.preflight import Needs, host_port
 from sparktf.tuning.config import TuneConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from sparktf.execution.backends import Backend
 
 Say = Callable[[str], None]
 
@@ -38,35 +40,37 @@ def checkpoint_place(cfg: TuneConfig, spark: SparkSession, say: Say) -> Checkpoi
 
 
 def preflight_hook(
-    spark: SparkSession,
+    backend: Backend,
     keras: bool,
     place: CheckpointPlace | None,
-    tasks: int,
+    slots: tuple[int, int],
     say: Say,
-    on_channel: Callable[[bool], None] | None = None,
 ) -> Callable[[ChannelAddress | None], None]:
-    """The check the dispatcher runs once its report channel listens, before any trial;
-    ``on_channel`` hears whether the executors reach the channel (where it was checked).
+    """The check the dispatcher runs once its report channel listens, before any trial
+    (``slots``: the study's parallelism and the cluster's task slots); the backend hears
+    whether the executors reach the channel (where it was checked).
 
-    Raises (from the hook):
+    Raises:
         ConfigError: a check failed (the table says which, and the fix).
     """
 
     def check(channel: ChannelAddress | None) -> None:
-        gpus = float(_conf(spark, "spark.task.resource.gpu.amount") or 0) > 0
+        gpus = float(_conf(backend.spark, "spark.task.resource.gpu.amount") or 0) > 0
         needs = Needs(
             tensorflow=keras,
             gpus=gpus,
             channel=host_port(channel.url) if channel is not None else None,
             store=place.root if place is not None else None,
         )
-        result = run_preflight(spark, needs, tasks)
+        parallelism, tasks = slots
+        result = backend.preflight(needs, tasks, parallelism)
         result.raise_if_failed()
         for row in result.warnings:
             say(f"warning: {row.name}: {row.detail}; {row.fix}")
         reachable = result.channel_reachable
-        if on_channel is not None and reachable is not None:
-            on_channel(reachable)
+        line = None if reachable is None else backend.channel_checked(reachable)
+        if line:
+            say(line)
 
     return check
 

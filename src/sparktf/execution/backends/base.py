@@ -22,6 +22,7 @@ from sparktf.execution.backends.session import SessionJobs, session_jobs
 
 if TYPE_CHECKING:
     from sparktf.execution.channel import ChannelAddress, EventHandler
+    from sparktf.execution.preflight import Needs, Preflight
     from sparktf.execution.runner import Objective, TrialOutcome, TrialTask
 
 # An attempt ready to run: called in a job thread with ``stopping`` (true once the study
@@ -83,6 +84,14 @@ class Backend(ABC):
     def channel_host(self) -> str:
         """The address of this process that the executors reach (for the report channel)."""
         return self.jobs.channel_host()
+
+    def preflight(self, needs: Needs, tasks: int, parallelism: int) -> Preflight:
+        """Check the executors before the first trial (called after :meth:`open`): by
+        default one probe job of ``tasks`` tasks (every task slot); a backend whose tasks
+        can run the probe where the trials will run (``parallelism`` of them) may do that."""
+        from sparktf.execution.preflight import run_preflight
+
+        return run_preflight(self.spark, needs, tasks)
 
     def channel_checked(self, reachable: bool) -> str | None:
         """The preflight found whether every executor reaches the report channel; returns

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import signal
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 from sparktf.execution.channel import ChannelAddress, post_event
 from sparktf.execution.checkpoints import CheckpointPlace
+from sparktf.execution.preflight import probe_function
 from sparktf.execution.runner import Objective, Outcome, TrialOutcome, TrialTask, run_trial
 
 NEXT_WAIT = 20.0  # seconds the driver holds a slot's "next" before answering "wait"
@@ -119,33 +121,54 @@ def outcome_from_json(d: dict[str, Any]) -> TrialOutcome:
 
 
 def slot_runner(
-    objective: Objective, data: Any, address: ChannelAddress, slot: int, generation: int
+    objective: Objective,
+    data: Any,
+    address: ChannelAddress,
+    slot: int,
+    generation: int,
+    probe: dict[str, Any] | None = None,
 ) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The ``mapInArrow`` function of slot ``slot``'s task (``generation``: which of the
-    slot's queries it is): serves trials until the driver says stop; yields no rows."""
+    slot's queries it is): serves trials until the driver says stop; yields no rows. With
+    ``probe`` (a preflight's :func:`~sparktf.execution.preflight.probe_config`), the task
+    first runs the preflight's probe and sends its answer with its first request."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         for _ in batches:
             pass
-        serve(objective, data, address, slot, generation)
+        serve(objective, data, address, slot, generation, probe)
         yield from ()
 
     return run
 
 
 def serve(
-    objective: Objective, data: Any, address: ChannelAddress, slot: int, generation: int
+    objective: Objective,
+    data: Any,
+    address: ChannelAddress,
+    slot: int,
+    generation: int,
+    probe: dict[str, Any] | None = None,
 ) -> None:
-    """Ask for trials and run them until the driver answers ``stop``.
+    """Ask for trials and run them until the driver answers ``stop``; with ``probe``, send
+    the preflight's answer first, or end at once when the probe could not reach the driver
+    (its preflight job then says why).
 
     Raises:
         OSError: the driver cannot be reached (the task fails; the driver replaces it).
     """
-    me = {"slot": slot, "gen": generation}
+    me: dict[str, Any] = {"slot": slot, "gen": generation}
+    first: dict[str, Any] = {}
+    if probe is not None:
+        found = json.loads(probe_function(probe)(None))
+        if found.get("channel"):
+            return
+        first = {"probe": found}
     done: dict[str, Any] | None = None
     while True:
-        answer = post_event(address, "slot-next", {**me, "done": done}, NEXT_WAIT + _SLACK)
-        done = None
+        body = {**me, **first, "done": done}
+        answer = post_event(address, "slot-next", body, NEXT_WAIT + _SLACK)
+        done, first = None, {}
         if answer.get("action") == "stop":
             return
         if answer.get("action") == "run":

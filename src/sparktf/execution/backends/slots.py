@@ -38,9 +38,11 @@ from sparktf.execution.backends.slot_task import (
     slot_runner,
     task_to_json,
 )
+from sparktf.execution.preflight import preflight_of, probe_config
 
 if TYPE_CHECKING:
     from sparktf.execution.channel import ChannelAddress, EventHandler
+    from sparktf.execution.preflight import Needs, Preflight
     from sparktf.execution.runner import Objective, TrialOutcome, TrialTask
 
 log = logging.getLogger("sparktf.slots")
@@ -81,6 +83,10 @@ class _Slot:
     failed_starts: int = 0
     thread: threading.Thread | None = None
     heard: float = 0.0  # when its task last asked or watched (monotonic)
+    ends: int = 0  # how many of its tasks have ended
+    probe: dict[str, Any] | None = None  # what its next task checks first (the preflight)
+    probed: dict[str, Any] | None = None  # the probe's answer its task sent
+    refused: ConfigError | None = None  # its executor failed the probe: it runs no trial
 
     @property
     def tag(self) -> str:
@@ -108,6 +114,7 @@ class SlotBackend(ConnectBackend):
         self.starting = 0  # slots whose task has not asked yet
         self.closing = False
         self.broken: BaseException | None = None  # every slot gave up: why
+        self.needs: Needs | None = None  # what the slot tasks' probes check
         self.monitor: threading.Thread | None = None
 
     def queue_ahead(self, parallelism: int) -> int:
@@ -117,6 +124,27 @@ class SlotBackend(ConnectBackend):
         super().open(objective, data, channel)
         self.address = channel
         self.per_trial = self.per_trial or channel is None
+
+    def preflight(self, needs: Needs, tasks: int, parallelism: int) -> Preflight:
+        """The preflight run by the study's first slot tasks (one per trial in flight, up to
+        the task slots), which then wait for trials: no query of its own. It answers with the
+        slot tasks that have started (the others may wait for a core); one that starts later
+        and fails a check is stopped and runs no trial. Where no slot task could start or
+        reach the report channel, the probe job runs and tells why."""
+        if self.per_trial or needs.channel is None:
+            return super().preflight(needs, tasks, parallelism)
+        t0 = time.perf_counter()
+        probe = probe_config(needs)
+        with self.cv:
+            self.needs = needs
+            probing = [self._start_slot(probe) for _ in range(max(1, min(tasks, parallelism)))]
+            while not any(s.probed for s in probing) and not all(s.ends for s in probing):
+                self.cv.wait()
+            answers = [s.probed for s in probing if s.probed is not None]
+        if answers:
+            seconds = time.perf_counter() - t0
+            return preflight_of(answers, needs, seconds, by="the study's slot tasks")
+        return super().preflight(needs, tasks, parallelism)  # (its channel check decides)
 
     def channel_checked(self, reachable: bool) -> str | None:
         if reachable or self.per_trial:
@@ -204,30 +232,39 @@ class SlotBackend(ConnectBackend):
 
     def _grow(self) -> None:
         """Start a slot when an attempt waits and no slot is idle or starting (under cv)."""
-        if len(self.pending) <= self.idle + self.starting:
-            return
+        if len(self.pending) > self.idle + self.starting:
+            self._start_slot()
+
+    def _start_slot(self, probe: dict[str, Any] | None = None) -> _Slot:
+        """(under cv) Start one more slot (whose task runs the preflight's ``probe`` first)."""
         if self.monitor is None:
             self.monitor = threading.Thread(
                 target=self._watch_slots, name="sparktf-slots", daemon=True
             )
             self.monitor.start()
-        slot = _Slot(len(self.slot_list))
+        slot = _Slot(len(self.slot_list), probe=probe)
         self.slot_list.append(slot)
         self.starting += 1
         slot.thread = threading.Thread(
             target=self._keep, args=(slot,), name=f"sparktf-slot-{slot.index}", daemon=True
         )
         slot.thread.start()
+        return slot
 
     def _keep(self, slot: _Slot) -> None:
         """Keep ``slot``'s task running (a driver thread) until the study closes."""
         while True:
             error = self._serve(slot)
             with self.cv:
+                slot.ends += 1
+                self.cv.notify_all()
                 one, slot.current = slot.current, None
                 if one is not None:  # the task ended while it ran a trial
                     self._end(one, error=error or RuntimeError("the slot task ended"))
-                if error is None or self.closing:
+                if slot.refused is not None:
+                    self._give_up(slot, slot.refused)
+                    return
+                if error is None or self.closing or self.per_trial:
                     if not slot.asked:
                         self.starting -= 1
                     return
@@ -248,12 +285,12 @@ class SlotBackend(ConnectBackend):
         with self.cv:
             slot.generation += 1
             slot.asked = False
-            generation = slot.generation
-        runner = slot_runner(self.objective, self.data, self.address, slot.index, generation)
+            generation, probe, slot.probe = slot.generation, slot.probe, None
+        runner = slot_runner(self.objective, self.data, self.address, slot.index, generation, probe)
         try:
             frame = self.one_row.mapInArrow(runner, self.outcome_type)
-            with self.jobs.tagged(slot.tag):
-                frame.collect()
+            with self.jobs.tagged(slot.tag):  # (no rows to fetch: no round trip after it)
+                frame.write.format("noop").mode("overwrite").save()
         except Exception as exc:
             return exc
         return None
@@ -320,15 +357,21 @@ class SlotBackend(ConnectBackend):
             if not slot.asked:
                 slot.asked = True
                 self.starting -= 1
+            if isinstance(msg.get("probe"), dict):
+                self._probed(slot, msg["probe"])
+                if slot.refused is not None:
+                    return {"action": "stop"}
             self._finished(slot, msg.get("done"))
             give_up = time.monotonic() + NEXT_WAIT
             self.idle += 1
             try:
-                while not self.pending and not self.closing and time.monotonic() < give_up:
+                while not (self.pending or self.closing or self.per_trial) and (
+                    time.monotonic() < give_up
+                ):
                     self.cv.wait(give_up - time.monotonic())
             finally:
                 self.idle -= 1
-            if self.closing:
+            if self.closing or self.per_trial:
                 return {"action": "stop"}
             if not self.pending:
                 return {"action": "wait"}
@@ -337,6 +380,18 @@ class SlotBackend(ConnectBackend):
             slot.heard = time.monotonic()
             self.cv.notify_all()  # the monitor's next deadline
         return {"action": "run", "tag": one.tag, "task": task_to_json(one.task)}
+
+    def _probed(self, slot: _Slot, answer: dict[str, Any]) -> None:
+        """(under cv) ``slot``'s task sent its probe's answer: refuse the slot when it fails
+        a check (the preflight says so where it was among the first)."""
+        slot.probed = answer
+        self.cv.notify_all()
+        assert self.needs is not None
+        try:
+            preflight_of([answer], self.needs, 0.0).raise_if_failed()
+        except (ConfigError, KeyError, TypeError) as exc:
+            slot.refused = ConfigError(f"slot task {slot.tag} refused: {exc}")
+            slot.failed_starts = FAILED_STARTS
 
     def _finished(self, slot: _Slot, done: dict[str, Any] | None) -> None:
         """(under cv) The outcome the slot's task sent for its trial (``done``)."""
