@@ -154,6 +154,12 @@ def test_slot_mode_without_a_report_channel_is_refused_before_spark_starts(
     assert not (tmp_path / "run").exists()
 
 
+def _two_slot_trials(spark, tmp_path: Path, **kw):
+    return _run(
+        spark, objectives.quadratic, {"x": sparktf.uniform(0, 1)}, tmp_path, "slot", trials=2, **kw
+    )
+
+
 def test_the_slot_tasks_run_the_preflight_and_refuse_before_any_trial(
     spark, tmp_path: Path
 ) -> None:
@@ -161,15 +167,7 @@ def test_the_slot_tasks_run_the_preflight_and_refuse_before_any_trial(
     # unwritable checkpoint store is refused with the preflight's table, and no trial ran
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(ConfigError, match="checkpoint store") as err:
-        _run(
-            spark,
-            objectives.quadratic,
-            {"x": sparktf.uniform(0, 1)},
-            tmp_path,
-            "slot",
-            trials=2,
-            checkpoint_dir=str(tmp_path / "file" / "store"),
-        )
+        _two_slot_trials(spark, tmp_path, checkpoint_dir=str(tmp_path / "file" / "store"))
     assert "executors checked by the study's slot tasks" in str(err.value)
     assert "not writable" in str(err.value) and "fix: --checkpoint-dir" in str(err.value)
     assert study_trials(tmp_path / "slot") == []
@@ -179,15 +177,7 @@ def test_slot_mode_asked_for_is_refused_where_the_executors_cannot_reach_the_cha
     spark, tmp_path: Path
 ) -> None:
     with pytest.raises(ConfigError, match="--dispatch slot: the executors cannot reach"):
-        _run(
-            spark,
-            objectives.quadratic,
-            {"x": sparktf.uniform(0, 1)},
-            tmp_path,
-            "slot",
-            trials=2,
-            channel_advertise="127.0.0.1:1",
-        )
+        _two_slot_trials(spark, tmp_path, channel_advertise="127.0.0.1:1")
     assert study_trials(tmp_path / "slot") == []
 
 

@@ -136,7 +136,7 @@ def slot_runner(
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         for _ in batches:
             pass
-        serve(objective, data, address, slot, generation, probe)
+        serve(objective, data, address, {"slot": slot, "gen": generation}, probe)
         yield from ()
 
     return run
@@ -146,18 +146,17 @@ def serve(
     objective: Objective,
     data: Any,
     address: ChannelAddress,
-    slot: int,
-    generation: int,
+    me: dict[str, Any],
     probe: dict[str, Any] | None = None,
 ) -> None:
-    """Ask for trials and run them until the driver answers ``stop``; with ``probe``, send
+    """Ask for trials and run them until the driver answers ``stop`` (``me``: the slot and
+    its task's generation, sent with each request); with ``probe``, send
     the preflight's answer first, or end at once when the probe could not reach the driver
     (its preflight job then says why).
 
     Raises:
         OSError: the driver cannot be reached (the task fails; the driver replaces it).
     """
-    me: dict[str, Any] = {"slot": slot, "gen": generation}
     first: dict[str, Any] = {}
     if probe is not None:
         found = json.loads(probe_function(probe)(None))
