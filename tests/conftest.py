@@ -21,8 +21,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _TEST_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 os.environ.setdefault("SPARK_SUBMIT_OPTS", _TEST_JAVA_OPTS)
 os.environ.setdefault("SPARK_DAEMON_JAVA_OPTS", _TEST_JAVA_OPTS)
+# ... and the executors of the suite's standalone clusters (tests/spark-conf/spark-defaults.conf).
+os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).parent / "spark-conf"))
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests (clusters, CLI subprocesses, real data) first, in collection order: the
+    pytest-xdist processes start on them, and the many short tests fill the end of the run,
+    instead of one long test running alone on a machine that has nothing else left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 # The suite runs on classic local Spark; with SPARKTF_TEST_SPARK=connect, the tests that take

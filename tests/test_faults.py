@@ -1,7 +1,8 @@
 """Fault tolerance with real processes: a worker of a standalone cluster killed in the middle of a
 study or a prediction job, and the ``sparktf tune`` driver killed mid-study then resumed.
 
-Each test that kills a worker has a cluster of its own; the drivers run in subprocesses.
+Each test that kills a worker has a cluster of its own; the drivers that are killed or stopped
+run in subprocesses, and ``--resume`` runs in the test's process (on its Spark session).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import Any
 
 import pytest
 
+from sparktf.cli import main
 from sparktf.cluster import ClusterInfo, descendants, kill_worker, standalone_cluster
 from tests.clusterutil import (
     JOB_TIMEOUT,
     log_lines,
     read_predictions,
-    run_cli,
     save_gray_model,
     start_cli,
     study_trials,
@@ -81,14 +82,21 @@ def _python_workers(worker_pid: int) -> int:
     return found
 
 
+WORKER_LOSS_XS = [0, 1, 2, 3, 4, 5]
+
+
 @pytest.mark.parametrize("via", ["master", "remote"])
 def test_worker_loss_mid_study_loses_no_trial(via: str, tmp_path: Path) -> None:
     """The same through a classic driver and through the cluster's Spark Connect server."""
-    log, run = tmp_path / "calls.log", tmp_path / "run"
-    xs = [0, 1, 2, 3, 4, 5]
+    gates = tmp_path / "gates"
+    gates.mkdir()
     space = write_space(
         tmp_path / "space.json",
-        {"x": {"type": "grid", "values": xs}, "sleep": 3, "log": str(log)},
+        {
+            "x": {"type": "grid", "values": WORKER_LOSS_XS},
+            "gate": str(gates),
+            "log": str(tmp_path / "calls.log"),
+        },
     )
     with standalone_cluster(
         workers=2, state_dir=tmp_path / "cluster", connect=via == "remote"
@@ -98,25 +106,29 @@ def test_worker_loss_mid_study_loses_no_trial(via: str, tmp_path: Path) -> None:
             if via == "master"
             else ["--remote", str(cluster.connect_url)]
         )
-        _lose_a_worker_mid_study(cluster, _tune_args(space, run, len(xs), *spark_args), tmp_path)
+        args = _tune_args(space, tmp_path / "run", len(WORKER_LOSS_XS), *spark_args)
+        _lose_a_worker_mid_study(cluster, args, tmp_path)
 
 
 def _lose_a_worker_mid_study(cluster: ClusterInfo, args: list[str], tmp_path: Path) -> None:
-    log, run = tmp_path / "calls.log", tmp_path / "run"
-    xs = [0, 1, 2, 3, 4, 5]
+    """Every trial waits at its gate: the gates of the trials on worker 2 open; once one of
+    them is COMPLETE while a trial waits on worker 1, worker 1 is killed, then every gate
+    opens (the moment of the kill is a state of the study, not a duration)."""
+    log, run, gates = tmp_path / "calls.log", tmp_path / "run", tmp_path / "gates"
+    xs = WORKER_LOSS_XS
     proc = start_cli(args, tmp_path / "tune.log")
     try:
 
         def in_flight_on_worker_1() -> list[float]:
-            # a trial completed, and another one running on worker 1 right now
+            # a trial completed (on worker 2), and another one waiting on worker 1 right now
+            lines = log_lines(log)
+            _open_gates(gates, [x for what, x, w in lines if what == "start" and w == 2])
             if not _complete(study_trials(run)):
                 return []
-            lines = log_lines(log)
-            ended = {(x, w) for what, x, w in lines if what == "end"}
-            return [x for what, x, w in lines if what == "start" and w == 1 and (x, 1) not in ended]
+            return [x for what, x, w in lines if what == "start" and w == 1]
 
         victims = wait_for(
-            "a trial running on worker 1 after one completed",
+            "a trial waiting on worker 1 after one completed",
             in_flight_on_worker_1,
             proc=proc,
             log=tmp_path / "tune.log",
@@ -124,6 +136,7 @@ def _lose_a_worker_mid_study(cluster: ClusterInfo, args: list[str], tmp_path: Pa
         before = _complete(study_trials(run))
         kill_worker(cluster, 1)
         assert proc.poll() is None, "the study ended before the kill"
+        _open_gates(gates, xs)
         rc = proc.wait(timeout=JOB_TIMEOUT)
     finally:
         if proc.poll() is None:
@@ -311,8 +324,7 @@ def _resume_completes(tmp_path: Path, run: Path, done: set[float]) -> tuple[list
     aside), and no trial completed before the stop runs again. Returns the trials and the
     objective's start lines."""
     _open_gates(tmp_path / "gates", XS)
-    rc = run_cli(["tune", "--resume", str(run), "--quiet", "--no-report"], tmp_path / "tune-2.log")
-    assert rc == 0, tail(tmp_path / "tune-2.log")
+    assert main(["tune", "--resume", str(run), "--quiet", "--no-report"]) == 0
     trials = study_trials(run)
     counted = [t for t in trials if not t.user_attrs.get("interrupted")]
     assert sorted(t.params["x"] for t in counted) == XS  # every grid point, once
@@ -343,7 +355,9 @@ def test_driver_loss_then_resume_continues_the_running_trials_under_their_number
 
 
 @classic_only  # the driver's own process tree runs the trial (a Connect server outlives it)
-def test_driver_loss_then_resume_continues_a_trial_from_its_checkpoint(tmp_path: Path) -> None:
+def test_driver_loss_then_resume_continues_a_trial_from_its_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     proc, log, go, run = _start_held_loop(tmp_path, "--master", "local[1]")
     try:
         _wait_for_the_checkpoint_of_epoch_2(proc, run, tmp_path)
@@ -357,11 +371,8 @@ def test_driver_loss_then_resume_continues_a_trial_from_its_checkpoint(tmp_path:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     go.touch()
-    rc = run_cli(["tune", "--resume", str(run), "--no-report"], tmp_path / "tune-2.log")
-    assert rc == 0, tail(tmp_path / "tune-2.log")
-    assert "1 trial(s) the stopped driver was running will continue" in tail(
-        tmp_path / "tune-2.log"
-    )
+    assert main(["tune", "--resume", str(run), "--no-report"]) == 0
+    assert "1 trial(s) the stopped driver was running will continue" in capsys.readouterr().err
     _continued_from_its_checkpoint(run, log, exactly=True)
 
 

@@ -226,6 +226,7 @@ def test_python_api_predict_prints_only_the_driver_tensorflow_lines(
     assert tf_pids <= {pid}, proc.stderr  # the driver's, not a Python worker's
 
 
+@pytest.mark.slow
 def test_tune_ctrl_c_prints_no_traceback(tmp_path: Path) -> None:
     err = tmp_path / "stderr.txt"
     with open(err, "w") as fh:

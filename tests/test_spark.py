@@ -13,6 +13,7 @@ import pytest
 from sparktf.errors import ConfigError, SparkSetupError
 from sparktf.spark import (
     connect_endpoint,
+    counted_parallelism,
     find_java,
     is_connect,
     is_local_master,
@@ -142,5 +143,7 @@ def test_cli_spark_flags_are_checked_first(
 
 def test_slots_and_master_of_this_pass_session(spark, spark_opts) -> None:
     assert task_slots(spark) == 2
+    assert counted_parallelism(spark) == 2  # (what a Connect server whose master is not
+    # local[N] is asked; a local[N] one tells N in its configuration)
     assert is_connect(spark) == ("remote" in spark_opts)
     assert "local[2]" in master_of(spark)

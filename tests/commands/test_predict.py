@@ -336,43 +336,71 @@ def test_streaming_usage_errors_exit_2_before_spark(
     assert message in " ".join(capsys.readouterr().err.split())
 
 
-@pytest.mark.slow
-def test_ctrl_c_stops_a_stream_and_a_restart_loses_and_repeats_nothing(
-    spark: Any, spark_flags: list[str], model: Path, tmp_path: Path
-) -> None:
+def _stop_stream(args: list[str], log: Path, batches: int, sig: int, group: bool) -> str:
+    """Run ``sparktf ARGS`` (a stream) until ``batches`` micro-batches are done, then send it
+    ``sig`` (``group``: to its whole process group, as a terminal's Ctrl-C does; else to the
+    driver alone, as a scheduler does); returns its output, once it exited with 128 + sig."""
     import os
+    import re
     import signal
 
-    from tests.clusterutil import run_cli, start_cli, tail, wait_for, write_pngs
+    from tests.clusterutil import start_cli, tail, wait_for
 
-    land = tmp_path / "landing"
-    first = write_pngs(land, 8)
-    args = ["predict", "--model", str(model), "--input", str(land), "--stream"]
-    args += ["--checkpoint", str(tmp_path / "ck"), "--out", str(tmp_path / "preds")]
-    args += ["--max-files-per-trigger", "2", *spark_flags]
-    log = tmp_path / "run1.log"
+    def done() -> bool:  # (a continued stream goes on with the batch numbers of its checkpoint)
+        return len(re.findall(r"\bbatch \d+:", log.read_text(errors="replace"))) >= batches
+
     proc = start_cli(args, log)
     try:
-        wait_for("the second micro-batch", lambda: "batch 1:" in tail(log), proc=proc, log=log)
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on a terminal reaches the whole group
-        assert proc.wait(timeout=120) == 130, tail(log)
+        wait_for(f"{batches} micro-batch(es)", done, proc=proc, log=log)
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
+        assert proc.wait(timeout=120) == 128 + sig, tail(log)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     text = log.read_text()
-    assert "stream stopped after" in text and "run the same command to continue" in text
     assert "Traceback" not in text and "WARN" not in text, text
+    return text
 
-    later = write_pngs(tmp_path / "later", 3, seed=5)
-    for path in later:
-        path.rename(land / f"later-{path.name}")
-    assert run_cli([*args, "--available-now"], tmp_path / "run2.log") == 0
-    assert "stream done after" in tail(tmp_path / "run2.log")
+
+@pytest.mark.slow
+def test_ctrl_c_or_sigterm_stop_a_stream_and_a_restart_loses_and_repeats_nothing(
+    spark: Any, spark_flags: list[str], model: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C stops a running stream (exit 130), the same command continues it, a scheduler's
+    SIGTERM stops it again (exit 143), each time with its checkpoint intact; then
+    ``--available-now`` labels what is left: every file exactly once across the three runs."""
+    import signal
+
+    from tests.clusterutil import write_pngs
+
+    def arrive(name: str, n: int, seed: int) -> set[str]:  # complete before they appear
+        files = write_pngs(tmp_path / name, n, seed=seed)
+        for path in files:
+            path.rename(land / f"{name}-{path.name}")
+        return {f"{name}-{p.name}" for p in files}
+
+    land = tmp_path / "landing"
+    first = {p.name for p in write_pngs(land, 8)}
+    args = ["predict", "--model", str(model), "--input", str(land), "--stream"]
+    args += ["--checkpoint", str(tmp_path / "ck"), "--out", str(tmp_path / "preds")]
+    args += ["--max-files-per-trigger", "2", *spark_flags]
+    text = _stop_stream(args, tmp_path / "run1.log", 2, signal.SIGINT, group=True)
+    assert "stream stopped after" in text and "run the same command to continue" in text
+
+    second = arrive("second", 4, seed=3)
+    text = _stop_stream(args, tmp_path / "run2.log", 1, signal.SIGTERM, group=False)
+    assert "its checkpoint is intact" in text, text
+
+    later = arrive("later", 3, seed=5)
+    assert main([*args, "--available-now"]) == 0  # (in this process: the test's session)
     rows = spark.read.parquet(str(tmp_path / "preds")).collect()  # committed files only
     ids = [Path(r.id.removeprefix("file:")).name for r in rows]
-    assert len(ids) == len(set(ids)) == 11  # no file twice
-    assert set(ids) == {p.name for p in first} | {f"later-{p.name}" for p in later}
+    assert len(ids) == len(set(ids)) == 15  # no file twice
+    assert set(ids) == first | second | later
     assert all(r.error is None for r in rows)
 
 

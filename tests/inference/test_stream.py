@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from sparktf.inference import predict
 from sparktf.inference.stream import StreamConfig, run_stream
@@ -124,49 +123,3 @@ def test_predict_turns_a_streaming_dataframe_into_a_streaming_one(
     for key, row in got.items():
         assert row.error is None
         assert [t.class_index for t in row.top_k] == [t.class_index for t in want[key].top_k]
-
-
-@pytest.mark.slow
-def test_sigterm_stops_a_running_stream_cleanly(tmp_path: Path, gray_model_path: Path) -> None:
-    """A scheduler's SIGTERM to ``predict --stream``: exit 143 after a clean stop, the
-    checkpoint intact (the same command continues; nothing is labelled twice)."""
-    import os
-    import signal
-
-    import pandas as pd
-
-    from tests.clusterutil import start_cli, tail, wait_for
-
-    land, out = tmp_path / "landing", tmp_path / "preds"
-    for i in range(3):
-        _png(land / f"a{i}.png", seed=i)
-    args = ["predict", "--model", str(gray_model_path), "--input", str(land), "--stream"]
-    args += ["--out", str(out), "--checkpoint", str(tmp_path / "ck"), "--master", "local[1]"]
-
-    def labelled() -> int:
-        """Rows of the committed micro-batches: the files the sink's log lists (a batch cut
-        short may leave files that no reader of the sink sees)."""
-        paths = []
-        for log in sorted((out / "_spark_metadata").glob("[0-9]*")):
-            lines = log.read_text().splitlines()[1:]  # "v1", then one JSON object per file
-            paths += [json.loads(line)["path"].removeprefix("file://") for line in lines]
-        return sum(len(pd.read_parquet(p)) for p in paths)
-
-    proc = start_cli(args, tmp_path / "stream.log")
-    try:
-        wait_for(
-            "the first micro-batch", lambda: labelled() == 3, proc=proc, log=tmp_path / "stream.log"
-        )
-        os.kill(proc.pid, signal.SIGTERM)
-        rc = proc.wait(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    log = tail(tmp_path / "stream.log")
-    assert rc == 143, log
-    assert "its checkpoint is intact" in log and "Traceback" not in log, log
-    _png(land / "a3.png", seed=3)
-    args += ["--available-now"]
-    proc = start_cli(args, tmp_path / "again.log")
-    assert proc.wait(timeout=300) == 0, tail(tmp_path / "again.log")
-    assert labelled() == 4, "a file was labelled twice or lost"

@@ -122,6 +122,7 @@ def test_fetch_all_keeps_order_and_turns_every_failure_into_its_row(server: str)
     assert isinstance(out[2], RowError) and out[2].reason.value == "http_error"
 
 
+@pytest.mark.slow
 def test_predict_over_a_url_list_on_spark(
     spark: Any, server: str, tmp_path: Path, gray_model_path: Path, keras_gray: Any
 ) -> None:
