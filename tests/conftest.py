@@ -28,10 +28,24 @@ FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests (clusters, CLI subprocesses, real data) first, in collection order: the
-    pytest-xdist processes start on them, and the many short tests fill the end of the run,
-    instead of one long test running alone on a machine that has nothing else left to do."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Spread the slow tests (clusters, CLI subprocesses, real data) over the pytest-xdist
+    processes, each first in its share: ``--dist worksteal`` hands each process a contiguous
+    share of the collection at the start (then moves the end of the longest share to the
+    process that ran out), so each starts on its slow tests and the many short ones fill the
+    end of the run, instead of one share holding the slow tests of tests/*.py."""
+    n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    fast = [item for item in items if item.get_closest_marker("slow") is None]
+    order: list[pytest.Item] = []
+    left = len(items)
+    for k in range(n):  # the share sizes as worksteal cuts them: what is left // processes left
+        size = left // (n - k)
+        mine = slow[k::n][:size]
+        order += mine + fast[: size - len(mine)]
+        del fast[: size - len(mine)]
+        left -= size
+    placed = set(order)
+    items[:] = order + [item for item in items if item not in placed]
 
 
 # The suite runs on classic local Spark; with SPARKTF_TEST_SPARK=connect, the tests that take
