@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +89,18 @@ def test_verbose_and_quiet_together_exit_2(capsys: pytest.CaptureFixture) -> Non
         main(["--verbose", "report", "run", "--quiet"])
     assert exc.value.code == 2
     assert "--verbose and --quiet exclude each other" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--quiet", "--verbose"])
+def test_main_called_in_a_program_leaves_the_program_s_output_level_as_it_was(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A test or a program that runs ``sparktf.cli.main(... --quiet)`` keeps its own output:
+    the next study of the program prints its lines again."""
+    from sparktf.console import VERBOSE_ENV, is_quiet, is_verbose
+
+    missing = tmp_path / "missing.keras"
+    argv = ["predict", "--model", str(missing), "--input", str(tmp_path)]
+    assert main([*argv, "--master", "spark://127.0.0.1:1", flag]) == 2
+    assert "error: " in capsys.readouterr().err  # (an error prints even with --quiet)
+    assert not is_quiet() and not is_verbose() and VERBOSE_ENV not in os.environ

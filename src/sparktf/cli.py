@@ -97,12 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    from sparktf.commands import apply_spark_options
-    from sparktf.console import configure_output, divert_native_stderr, print_always, print_error
+    from sparktf.console import command_output, divert_native_stderr
 
-    configure_output(verbose=verbose, quiet=quiet)
-    if not verbose:
-        divert_native_stderr()
+    with command_output(verbose=verbose, quiet=quiet):  # (main() may be called in a program)
+        if not verbose:
+            divert_native_stderr()
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: its exit code, with sparktf's errors and stop signals handled."""
+    from sparktf.commands import apply_spark_options
+    from sparktf.console import print_always, print_error
     from sparktf.signals import Stopped, exit_code, orderly_stop
 
     try:

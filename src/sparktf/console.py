@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib.abc import MetaPathFinder
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -99,6 +99,23 @@ def configure_output(verbose: bool = False, quiet: bool = False) -> None:
         root = logging.getLogger()
         if not root.handlers:
             root.addHandler(logging.NullHandler())
+
+
+@contextlib.contextmanager
+def command_output(verbose: bool = False, quiet: bool = False) -> Iterator[None]:
+    """:func:`configure_output` for one command; the level before it is back afterwards (a
+    program or a test that calls :func:`sparktf.cli.main` goes on at its own level)."""
+    before = (_level.verbose, _level.quiet)
+    configure_output(verbose=verbose, quiet=quiet)
+    try:
+        yield
+    finally:
+        _level.verbose, _level.quiet = before
+        console.quiet = before[1]
+        if before[0]:
+            os.environ[VERBOSE_ENV] = "1"
+        else:
+            os.environ.pop(VERBOSE_ENV, None)
 
 
 def is_verbose() -> bool:
