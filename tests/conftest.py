@@ -9,20 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.jvm import set_environment
+
 # Tests must not fall back to downloads or the user's cache.
 os.environ.setdefault("XDG_CACHE_HOME", "/tmp/sparktf-test-cache")
 # Keep TensorFlow quiet and small in tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# The suite starts many short-lived JVMs (a Spark session per test process, a CLI subprocess,
-# a Connect server, a standalone cluster's daemons); the JIT's optimising compiler and the
-# parallel garbage collector spend more CPU on them than they save. The client JIT only and the
-# serial collector take a third off the CPU of tests/commands/test_predict.py (66.6 s -> 45.5 s).
-# Tests only: the settings do not change what a test checks, just how fast the JVM gets there.
-_TEST_JAVA_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-os.environ.setdefault("SPARK_SUBMIT_OPTS", _TEST_JAVA_OPTS)
-os.environ.setdefault("SPARK_DAEMON_JAVA_OPTS", _TEST_JAVA_OPTS)
-# ... and the executors of the suite's standalone clusters (tests/spark-conf/spark-defaults.conf).
-os.environ.setdefault("SPARK_CONF_DIR", str(Path(__file__).parent / "spark-conf"))
+# The suite's JVMs start with less CPU (tests/jvm.py): the process that starts the others (the
+# pytest-xdist controller, or pytest alone) makes the class-data archive if it is missing.
+set_environment(
+    Path(os.environ["XDG_CACHE_HOME"]) / "sparktf-tests",
+    make="PYTEST_XDIST_WORKER" not in os.environ,
+)
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -139,7 +139,10 @@ class _Start:
                 info = self._add(self._worker(i))
             _wait_ready(info, timeout)
             if self.spec.connect:
-                info = self._add(_launch_connect(self.master_url, self.env, self.sdir, timeout))
+                cores = self.spec.workers * self.spec.cores
+                info = self._add(
+                    _launch_connect(self.master_url, cores, self.env, self.sdir, timeout)
+                )
         except BaseException:
             terminate(self.cluster_id, self.procs)
             forget(self.sdir, self.procs)
@@ -194,13 +197,20 @@ class _Start:
 
 
 def _launch_connect(
-    master_url: str, env: dict[str, str], sdir: Path, timeout: float
+    master_url: str, cores: int, env: dict[str, str], sdir: Path, timeout: float
 ) -> DaemonProcess:
-    """Start a Spark Connect server for the cluster and wait until it listens."""
+    """Start a Spark Connect server for the cluster (all of its ``cores``) and wait until it
+    listens."""
     port = _free_port()
     log = sdir / "logs" / "connect.log"
-    # Hold the first jobs until every worker's executor has registered (they are all known).
-    conf = {"spark.scheduler.minRegisteredResourcesRatio": "1.0"}
+    # Hold the first jobs until every worker's executor has registered (up to ``timeout``): a
+    # standalone application waits for a ratio of spark.cores.max, so without it nothing waits
+    # and the first trials all run on the worker whose executor happened to start first.
+    conf = {
+        "spark.cores.max": str(cores),
+        "spark.scheduler.minRegisteredResourcesRatio": "1.0",
+        "spark.scheduler.maxRegisteredResourcesWaitingTime": f"{max(1, int(timeout))}s",
+    }
     proc = _launch(
         CONNECT_ROLE, connect_command(master_url, port, conf), env, log, f"sc://{LOOPBACK}:{port}"
     )
