@@ -198,7 +198,8 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
     # local[2]: with --parallelism 2 (the slots), the next 2 trials wait in Spark's queue
     # (queue-ahead); with 1, one trial is submitted at a time. Either way no more than
     # `parallelism` run at once, they start in the order they were asked (on classic
-    # sessions, which submit in order), and a queued
+    # sessions, which submit in order: events, not gaps, since a trial's Python may start late
+    # in its slot, as it did on pyspark 3.5 under load), and a queued
     # trial's --trial-timeout counts from when it got a slot: 4 s of waiting plus 4 s of
     # running would exceed 7 s (the 3 s left spare cover a busy machine's start-up: a Connect
     # server plans each request before its job starts).
@@ -221,10 +222,9 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
         assert running <= parallelism
     if is_connect(spark):  # a Connect server may plan two queued requests in either order
         return
-    for i in spans:  # a later wave of trials starts after an earlier one
-        for j in spans:
-            if j // parallelism > i // parallelism:
-                assert spans[j][0] > spans[i][0] + 3.0
+    for j in spans:  # in order: trial j waits until all but parallelism - 1 of 0..j-1 ended
+        ended = sum(1 for i in spans if i < j and spans[i][1] <= spans[j][0])
+        assert ended >= j - parallelism + 1, spans
 
 
 @pytest.mark.slow
