@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from sparktf.connect import spark_home
+from sparktf.errors import JavaNotFoundError
+from sparktf.spark import find_java
 
 FAST_START = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
@@ -43,15 +46,15 @@ spark.stop()
 
 
 def _spark_home() -> Path:
-    import pyspark
-
-    return Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
+    return Path(os.environ.get("SPARK_HOME") or spark_home())
 
 
 def _java() -> Path | None:
-    home = os.environ.get("JAVA_HOME")
-    java = Path(home) / "bin" / "java" if home else shutil.which("java")
-    return Path(java).resolve() if java and Path(java).exists() else None
+    """The java binary that the run's Spark uses (sparktf's own search)."""
+    try:
+        return (find_java().home / "bin" / "java").resolve()
+    except JavaNotFoundError:
+        return None
 
 
 def archive_path(cache: Path) -> Path | None:

@@ -85,12 +85,8 @@ def configure_output(verbose: bool = False, quiet: bool = False) -> None:
     """
     if verbose and quiet:
         raise ValueError("verbose and quiet output exclude each other")
-    _level.verbose, _level.quiet = verbose, quiet
-    console.quiet = quiet
-    if verbose:
-        os.environ[VERBOSE_ENV] = "1"
-    else:
-        os.environ.pop(VERBOSE_ENV, None)
+    _set_level(verbose, quiet)
+    if not verbose:
         silence_libraries(worker=False)
         # A library's module-level logging.error() configures the root logger to print to
         # stderr when it has no handler (Py4J's "KeyboardInterrupt while sending command",
@@ -110,12 +106,17 @@ def command_output(verbose: bool = False, quiet: bool = False) -> Iterator[None]
     try:
         yield
     finally:
-        _level.verbose, _level.quiet = before
-        console.quiet = before[1]
-        if before[0]:
-            os.environ[VERBOSE_ENV] = "1"
-        else:
-            os.environ.pop(VERBOSE_ENV, None)
+        _set_level(*before)
+
+
+def _set_level(verbose: bool, quiet: bool) -> None:
+    """The output level as this process and its Spark workers read it."""
+    _level.verbose, _level.quiet = verbose, quiet
+    console.quiet = quiet
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
+    else:
+        os.environ.pop(VERBOSE_ENV, None)
 
 
 def is_verbose() -> bool:

@@ -36,7 +36,7 @@ from sparktf.cluster.state import (
     read_state,
     write_state,
 )
-from sparktf.connect import connect_command, wait_connect_ready
+from sparktf.connect import connect_command, spark_home, wait_connect_ready
 
 
 def start_cluster(spec: ClusterSpec | None = None, **settings: Any) -> ClusterInfo:
@@ -103,7 +103,7 @@ def _environment(java_home: Path, sdir: Path, cluster_id: str) -> dict[str, str]
     env.update(
         {
             "JAVA_HOME": str(java_home),
-            "SPARK_HOME": str(_spark_home()),
+            "SPARK_HOME": str(spark_home()),
             "SPARK_LOCAL_IP": LOOPBACK,  # RPC, web UIs and executors bind to loopback only
             "PYSPARK_PYTHON": sys.executable,  # executors' Python workers import sparktf
             MARKER_VAR: cluster_id,
@@ -271,12 +271,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _spark_home() -> Path:
-    import pyspark
-
-    return Path(pyspark.__file__).parent
-
-
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()
@@ -320,7 +314,7 @@ def _launch(
     log: Path,
     web_ui_url: str,
 ) -> DaemonProcess:
-    spark_class = _spark_home() / "bin" / "spark-class"
+    spark_class = spark_home() / "bin" / "spark-class"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             ["bash", str(spark_class), *args],
