@@ -9,8 +9,10 @@ the ideal N*S/P, and efficiency = ideal / wall.
 
 With ``--connect``, the Spark Connect columns: sparktf's slot mode and its per-trial queries on
 one Spark Connect session (a local Connect server on local[P]), MLflow's ``MlflowSparkStudy``
-(random sampler, MLflow SQLite store) on the same session, and sparktf classic (per-trial jobs,
-and slot mode) on local[P], side by side in one run; then the cost of cancelling one trial in
+(random sampler, MLflow SQLite store) on the same session, the floor of any design that starts
+its Spark tasks once a study begins (one bare query of P tasks that sleep their trials back to
+back: no tool's study on Connect can end sooner), and sparktf classic (per-trial jobs, and slot
+mode) on local[P], side by side in one run; then the cost of cancelling one trial in
 slot mode (inside its task, and by interrupting its slot's query when the trial ignores the
 interrupt). pyspark allows one kind of session per process, so each side runs in a child
 process of this one, one after the other, with the same cases and repeats; on the Connect side
@@ -184,6 +186,25 @@ def run_bare_spark_ahead(spark: object, n: int, s: float, p: int) -> float:
     return run_bare_spark(spark, n, s, p, threads=2 * p)
 
 
+def run_bare_slots(spark: Any, n: int, s: float, p: int) -> float:
+    """The floor of any design that starts Spark tasks once a study begins (slot mode, or
+    MLflow's P partitions of sequential trials): one query of P one-row partitions, its task k
+    sleeping the trials k, k+P, ... back to back, with no search, channel or bookkeeping. Works
+    on Spark Connect (DataFrame API only)."""
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    def task(batches):  # type: ignore[no-untyped-def]
+        for batch in batches:
+            for k in batch.column(0).to_pylist():
+                time.sleep(s * len(range(k, n, p)))
+        yield from ()
+
+    frame = spark.range(0, p, 1, p).mapInArrow(task, StructType([StructField("x", LongType())]))
+    t0 = time.perf_counter()
+    frame.write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - t0
+
+
 def run_hyperopt(spark: object, n: int, s: float, p: int) -> float:
     from hyperopt import SparkTrials, fmin, hp, rand
 
@@ -242,6 +263,7 @@ def _tools(args: argparse.Namespace, connect: bool) -> list[tuple[str, Any]]:
         tools: list[tuple[str, Any]] = [
             ("sparktf slot mode on Spark Connect", run_slot_mode),
             ("sparktf per-trial queries on Spark Connect", run_per_trial),
+            ("bare Spark Connect: one query of P slot tasks (floor)", run_bare_slots),
         ]
         if not args.skip_mlflow:
             tools.append(("MLflow MlflowSparkStudy on Spark Connect", run_mlflow_study))
