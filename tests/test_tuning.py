@@ -199,8 +199,8 @@ def test_trials_run_in_order_within_the_slots_and_time_out_from_their_start(
     # local[2]: with --parallelism 2 (the slots), the next 2 trials wait in Spark's queue
     # (queue-ahead); with 1, one trial is submitted at a time. Either way no more than
     # `parallelism` run at once, they start in the order they were asked (on classic
-    # sessions, which submit in order: events, not gaps, since a trial's Python may start late
-    # in its slot, as it did on pyspark 3.5 under load), and a queued
+    # sessions of pyspark 4, which queue each job in order; checked by events, not gaps, since
+    # a trial's Python may start late in its slot), and a queued
     # trial's --trial-timeout counts from when it got a slot: 4 s of waiting plus 4 s of
     # running would exceed 7 s (the 3 s left spare cover a busy machine's start-up: a Connect
     # server plans each request before its job starts).
