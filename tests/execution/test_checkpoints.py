@@ -11,6 +11,16 @@ import pytest
 from sparktf.errors import ConfigError
 from sparktf.execution.checkpoints import CheckpointPlace, check_store_url, check_writable
 from sparktf.search.record import error_line
+from sparktf.trial import get_checkpoint
+from sparktf.trial.context import TrialContext, trial_context
+
+
+class Listener:  # the driver's side of the report channel: never says stop
+    def announce_measures(self, measures: dict[str, float]) -> None:
+        pass
+
+    def report(self, step: int, value: float) -> bool:
+        return False
 
 
 def test_only_the_newest_committed_checkpoint_is_kept_and_read(tmp_path: Path) -> None:
@@ -46,9 +56,11 @@ def test_a_saved_folder_comes_back_and_arrays_never_unpickle(tmp_path: Path) -> 
     (src / "sub" / "weights.bin").write_bytes(b"\x00\x01")
     ckpts = CheckpointPlace(str(tmp_path / "store"), "s").for_trial(0, {})
     ckpts.save(1, directory=src)
-    ckpt = ckpts.latest()
-    assert ckpt is not None and ckpt.directory is not None
-    assert (ckpt.directory / "sub" / "weights.bin").read_bytes() == b"\x00\x01"
+    with trial_context(TrialContext(0, {}, Listener(), checkpoints=ckpts)):
+        ckpt = get_checkpoint()
+        assert ckpt is not None and ckpt.directory is not None
+        assert (ckpt.directory / "sub" / "weights.bin").read_bytes() == b"\x00\x01"
+    assert not ckpt.directory.exists()  # the attempt's local copy goes with it
     with pytest.raises(TypeError, match="holds Python objects"):
         ckpts.save(2, {"o": np.array([{"a": 1}], dtype=object)})
     # one written by other means is passed over, never unpickled

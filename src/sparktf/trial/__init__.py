@@ -61,7 +61,8 @@ def get_checkpoint() -> Checkpoint | None:
 
     Call it once, when the objective starts: the checkpoint's learning curve (the values
     reported up to its step) is replayed to the driver, so report from ``step + 1`` on.
-    ``Checkpoint.directory`` is a local copy of the saved folder, if one was saved.
+    ``Checkpoint.directory`` is a local copy of the saved folder, if one was saved; it is
+    removed when the attempt ends.
     """
     ctx = current_trial()
     return ctx.last_checkpoint() if ctx is not None else None

@@ -13,6 +13,7 @@ checkpoint store) and makes the context current, so that objectives and ``keras`
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +37,8 @@ class Checkpoint:
         step: the step (epoch) it was saved after; the trial continues with ``step + 1``.
         arrays: named numpy arrays (loaded without pickle).
         meta: the JSON-able metadata saved with it.
-        directory: a local folder with the files saved as a directory (None for none).
+        directory: a local copy of the folder saved with it (None for none); it is removed
+            when the trial attempt ends.
     """
 
     step: int
@@ -149,6 +151,11 @@ class TrialContext:
                 self.reporter.report(step, value)  # decisions on old steps do not apply
         return ckpt
 
+    def release(self) -> None:
+        """Remove the local copy of the restored checkpoint's folder (the attempt ended)."""
+        if self._resume is not None and self._resume.directory is not None:
+            shutil.rmtree(self._resume.directory, ignore_errors=True)
+
 
 _current: ContextVar[TrialContext | None] = ContextVar("sparktf_trial", default=None)
 
@@ -166,6 +173,7 @@ def trial_context(ctx: TrialContext) -> Iterator[TrialContext]:
         yield ctx
     finally:
         _current.reset(token)
+        ctx.release()
 
 
 def known(**measures: float) -> None:
