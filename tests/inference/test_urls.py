@@ -18,7 +18,7 @@ from sparktf.inference import predict
 from sparktf.inference.urls import FetchConfig, fetch, fetch_all
 from tests.inference.conftest import encode, photo
 
-# The slow URL answers only once the module's tests are done (or after a minute): a client
+# The slow URL answers only once the server is shut down (or after a minute): a client
 # that gave up on it did so without its answer, whatever the machine's load.
 RELEASE_SLOW = threading.Event()
 IMAGES = {f"/img/{i}.png": encode(photo(28, 28, seed=i)[:, :, 0], "PNG") for i in range(5)}
@@ -67,6 +67,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
+    # Set up again for each run of the module's tests in this process (the slow tests run
+    # first in a share, apart from the rest): the slow URL is held again each time.
+    RELEASE_SLOW.clear()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
