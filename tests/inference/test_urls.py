@@ -18,13 +18,15 @@ from sparktf.inference import predict
 from sparktf.inference.urls import FetchConfig, fetch, fetch_all
 from tests.inference.conftest import encode, photo
 
-# The slow URL answers only once the server is shut down (or after a minute): a client
-# that gave up on it did so without its answer, whatever the machine's load.
-RELEASE_SLOW = threading.Event()
 IMAGES = {f"/img/{i}.png": encode(photo(28, 28, seed=i)[:, :, 0], "PNG") for i in range(5)}
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Each server has a subclass of its own (the module's tests may set the server up more
+    # than once in a process): its slow URL answers only once that server is shut down (or
+    # after a minute), so a client that gave up on it did so without its answer, whatever the
+    # machine's load.
+    release_slow = threading.Event()
     flaky_hits = 0
     slow_answers = 0
 
@@ -43,7 +45,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path in IMAGES:
             self._send(200, IMAGES[path])
         elif path == "/slow":
-            RELEASE_SLOW.wait(60)
+            type(self).release_slow.wait(60)
             type(self).slow_answers += 1
             self._send(200, IMAGES["/img/0.png"])
         elif path == "/flaky":
@@ -65,17 +67,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"no such image", "text/plain")
 
 
+HANDLERS: dict[str, type[_Handler]] = {}  # each server's handler, by its URL
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    # Set up again for each run of the module's tests in this process (the slow tests run
-    # first in a share, apart from the rest): the slow URL is held again each time.
-    RELEASE_SLOW.clear()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    handler = type("Handler", (_Handler,), {"release_slow": threading.Event()})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    RELEASE_SLOW.set()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    HANDLERS[url] = handler
+    yield url
+    handler.release_slow.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -112,7 +117,7 @@ def test_slow_url_times_out_after_retries_without_waiting_for_it(server: str) ->
     with pytest.raises(RowError) as info:
         fetch(f"{server}/slow", FAST)
     assert info.value.reason.value == "timeout" and "after 2 attempts" in info.value.text
-    assert _Handler.slow_answers == 0  # it gave up (twice) before the server answered
+    assert HANDLERS[server].slow_answers == 0  # it gave up (twice) before the server answered
 
 
 def test_server_errors_are_retried(server: str) -> None:
