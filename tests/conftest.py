@@ -30,15 +30,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     processes, each first in its share: ``--dist worksteal`` hands each process a contiguous
     share of the collection at the start (then moves the end of the longest share to the
     process that ran out), so each starts on its slow tests and the many short ones fill the
-    end of the run, instead of one share holding the slow tests of tests/*.py."""
+    end of the run, instead of one share holding the slow tests of tests/*.py. A module's slow
+    tests stay in one share, so that its module-scoped fixtures (a standalone cluster, a
+    Connect cluster) start once in the run, not once per process."""
     n = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    slow = [item for item in items if item.get_closest_marker("slow") is not None]
     fast = [item for item in items if item.get_closest_marker("slow") is None]
+    by_module: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            by_module.setdefault(item.nodeid.split("::")[0], []).append(item)
+    slow: list[list[pytest.Item]] = [[] for _ in range(n)]
+    for group in sorted(by_module.values(), key=len, reverse=True):
+        min(slow, key=len).extend(group)  # the biggest modules first, each to the emptiest share
     order: list[pytest.Item] = []
     left = len(items)
     for k in range(n):  # the share sizes as worksteal cuts them: what is left // processes left
         size = left // (n - k)
-        mine = slow[k::n][:size]
+        mine = slow[k][:size]
         order += mine + fast[: size - len(mine)]
         del fast[: size - len(mine)]
         left -= size
