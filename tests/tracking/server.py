@@ -54,7 +54,10 @@ def start_server(directory: Path, port: int | None = None) -> Server:
         str(directory / "artifacts"),
     ]
     log = (directory / "server.log").open("ab")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    # No job runner: MLflow 3's server otherwise starts eight more Python processes (a runner
+    # and its Huey consumers, for its GenAI jobs; about 10 CPU-s a start) that sparktf never uses.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     server = Server(f"http://127.0.0.1:{port}", proc)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
