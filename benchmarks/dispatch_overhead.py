@@ -12,9 +12,9 @@ one Spark Connect session (a local Connect server on local[P]), MLflow's ``Mlflo
 (random sampler, MLflow SQLite store) on the same session, the floor of any design that starts
 its Spark tasks once a study begins (one bare query of P tasks that sleep their trials back to
 back: no tool's study on Connect can end sooner), and sparktf classic (per-trial jobs, and slot
-mode) on local[P], side by side in one run; then the cost of cancelling one trial in
+mode) on local[P], side by side in one run; then the cost of cancelling one trial, in
 slot mode (inside its task, and by interrupting its slot's query when the trial ignores the
-interrupt). pyspark allows one kind of session per process, so each side runs in a child
+interrupt) and with a job (query) per trial (its job cancelled). pyspark allows one kind of session per process, so each side runs in a child
 process of this one, one after the other, with the same cases and repeats; on the Connect side
 ``MlflowSparkStudy`` runs after the others (its tasks leave mlflow in the reused Python
 workers, which slowed every later study of the session):
@@ -94,9 +94,9 @@ def hang_or_sleep(params: dict, data: object) -> float:
     return params["x"]
 
 
-def cancel_cost(spark: object, first: str, timeout: float) -> float:
-    """Wall time of a slot-mode study on one slot: trial 0 (``first``) then two instant
-    trials, under ``--trial-timeout``."""
+def cancel_cost(spark: object, first: str, timeout: float, dispatch: str = "slot") -> float:
+    """Wall time of a study on one slot (``dispatch``: slot mode or a job / query per trial):
+    trial 0 (``first``) then two instant trials, under ``--trial-timeout``."""
     import sparktf
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,34 +114,44 @@ def cancel_cost(spark: object, first: str, timeout: float) -> float:
             show_progress=False,
             write_report=False,
             direction="minimize",
-            dispatch="slot",
+            dispatch=dispatch,
             max_failures=0,
         )
         return time.perf_counter() - t0
 
 
+# how each dispatch ends a timed-out trial, by what the trial does with its interrupt
+CANCELS = {
+    ("slot", "hang"): "inside its task (KeyboardInterrupt)",
+    ("slot", "stubborn"): "it ignores that: its slot's query interrupted after 5 s",
+    ("trial", "hang"): "its job / query cancelled (KeyboardInterrupt ends it)",
+    ("trial", "stubborn"): "its job / query cancelled (it ignores KeyboardInterrupt)",
+}
+
+
 def _cancel_rows(spark: object, repeats: int, side: str) -> list[list[str]]:
-    """What cancelling one trial costs in slot mode: the study's wall time less that of the
-    same study whose first trial ends by itself when its timeout would have struck."""
+    """What cancelling one trial costs, in slot mode and with a job (query) per trial: the
+    study's wall time less that of the same study whose first trial ends by itself when its
+    timeout would have struck."""
     timeout = 2.0
-    walls = {
-        first: [cancel_cost(spark, first, timeout) for _ in range(repeats)]
-        for first in ("sleep", "hang", "stubborn")
-    }
-    base = median(walls["sleep"])
-    what = {
-        "hang": "inside its task (KeyboardInterrupt)",
-        "stubborn": "ignores it: its slot's query interrupted (after 5 s grace)",
-    }
-    return [
-        [
-            f"cancel one trial, slot mode on {side}",
-            what[f],
-            f"{median(walls[f]) - base:.2f}",
-            " ".join(f"{w - base:.2f}" for w in walls[f]),
+    rows = []
+    for dispatch in ("slot", "trial"):
+        walls = {
+            first: [cancel_cost(spark, first, timeout, dispatch) for _ in range(repeats)]
+            for first in ("sleep", "hang", "stubborn")
+        }
+        base = median(walls["sleep"])
+        mode = "slot mode" if dispatch == "slot" else "a job (query) per trial"
+        rows += [
+            [
+                f"cancel one trial, {mode} on {side}",
+                CANCELS[(dispatch, f)],
+                f"{median(walls[f]) - base:.2f}",
+                " ".join(f"{w - base:.2f}" for w in walls[f]),
+            ]
+            for f in ("hang", "stubborn")
         ]
-        for f in ("hang", "stubborn")
-    ]
+    return rows
 
 
 def run_bare_spark(spark: object, n: int, s: float, p: int, threads: int | None = None) -> float:
