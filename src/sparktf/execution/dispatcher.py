@@ -17,12 +17,13 @@ Optuna.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +97,7 @@ class Dispatcher:
         # from the report channel: (trial, attempt, when) an attempt said it had started
         self.starts: deque[tuple[int, int, float]] = deque()
         self.starts_heard = False  # the channel brings start reports in this study
+        self._wake: Future[None] = Future()  # a start report wakes the loop (it moves a deadline)
         self._loop: _Loop | None = None
 
     @property
@@ -162,11 +164,13 @@ class Dispatcher:
             self._take_slots()
             if self.on_slots is not None:
                 self.on_slots()
+            waited: list[Future[Any]] = [r.future for r in in_flight if r.future is not None]
             done, _ = wait(
-                [r.future for r in in_flight if r.future is not None],
+                [*waited, self._wake],
                 timeout=self._wait_time(study_deadline),
                 return_when=FIRST_COMPLETED,
             )
+            self._wake = Future()  # (before the merge: a report from now on wakes the next wait)
             self._merge_chained()
             self._merge_starts()
             self._cancel_overdue(done)
@@ -376,7 +380,11 @@ class Dispatcher:
         run.deadline = now + self.s.trial_timeout if self.s.trial_timeout else None
 
     def _on_start(self, number: int, attempt: int) -> None:
-        self.starts.append((number, attempt, time.time()))  # applied by the loop
+        """(a channel thread) An attempt says it started: the loop applies it at once, as
+        the trial's deadline may now be sooner than the one it sleeps until."""
+        self.starts.append((number, attempt, time.time()))
+        with contextlib.suppress(InvalidStateError):  # (already woken)
+            self._wake.set_result(None)
 
     def _merge_starts(self) -> None:
         """Apply the attempts' own start reports: a trial's ``--trial-timeout`` counts from
