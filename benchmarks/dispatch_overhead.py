@@ -14,10 +14,11 @@ its Spark tasks once a study begins (one bare query of P tasks that sleep their 
 back: no tool's study on Connect can end sooner), and sparktf classic (per-trial jobs, and slot
 mode) on local[P], side by side in one run; then the cost of cancelling one trial, in
 slot mode (inside its task, and by interrupting its slot's query when the trial ignores the
-interrupt) and with a job (query) per trial (its job cancelled). pyspark allows one kind of session per process, so each side runs in a child
-process of this one, one after the other, with the same cases and repeats; on the Connect side
-``MlflowSparkStudy`` runs after the others (its tasks leave mlflow in the reused Python
-workers, which slowed every later study of the session):
+interrupt) and with a job (query) per trial (its job cancelled). pyspark allows one kind of
+session per process, so each side runs in a child process of this one, one after the other,
+with the same cases and repeats; on the Connect side ``MlflowSparkStudy`` runs after the
+others (its tasks leave mlflow in the reused Python workers, which slowed every later study of
+the session):
 
     .venv/bin/python benchmarks/dispatch_overhead.py --connect --repeats 3
     .venv/bin/python benchmarks/dispatch_overhead.py --connect --smoke   # a quick check

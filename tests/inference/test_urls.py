@@ -26,7 +26,7 @@ class _Handler(BaseHTTPRequestHandler):
     # than once in a process): its slow URL answers only once that server is shut down (or
     # after a minute), so a client that gave up on it did so without its answer, whatever the
     # machine's load.
-    release_slow = threading.Event()
+    release_slow: threading.Event  # (set by the server fixture's subclass)
     flaky_hits = 0
     slow_answers = 0
 

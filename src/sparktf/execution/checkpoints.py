@@ -127,8 +127,9 @@ class TrialCheckpoints:
         text = json.dumps(marker, sort_keys=True, default=_json_default)
         # the marker appears whole or not at all: written aside, then moved into place (a
         # worker killed while writing it leaves no marker, and the older checkpoint stands)
-        self._write(f"{ckpt}/{MARKER}.partial", text.encode("utf-8"))
-        self.fs.move(f"{ckpt}/{MARKER}.partial", f"{ckpt}/{MARKER}")
+        partial = f"{ckpt}/{MARKER}.partial"
+        self._write(partial, text.encode("utf-8"))
+        self.fs.move(partial, f"{ckpt}/{MARKER}")
         self._remove_all_but(ckpt)
         return ckpt
 
