@@ -16,10 +16,12 @@ os.environ.setdefault("XDG_CACHE_HOME", "/tmp/sparktf-test-cache")
 # Keep TensorFlow quiet and small in tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite's JVMs start with less CPU (tests/jvm.py): the process that starts the others (the
-# pytest-xdist controller, or pytest alone) makes the class-data archive if it is missing.
+# pytest-xdist controller, or pytest alone) makes the class-data archive if it is missing,
+# unless SPARKTF_TEST_CDS=0 (a run of a few JVMs, such as CI's pyspark 3.5 pass, would spend
+# more making it than it saves).
 set_environment(
     Path(os.environ["XDG_CACHE_HOME"]) / "sparktf-tests",
-    make="PYTEST_XDIST_WORKER" not in os.environ,
+    make="PYTEST_XDIST_WORKER" not in os.environ and os.environ.get("SPARKTF_TEST_CDS") != "0",
 )
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -101,6 +101,23 @@ def test_model_is_loaded_once_per_python_worker(
     assert counts and all(c == 1 for c in counts), seen
 
 
+@classic_only
+def test_a_small_folder_gets_no_more_partitions_than_batches(
+    spark: Any, good_images: Path, gray_model_path: Path
+) -> None:
+    """12 images: one partition for one batch of 64 (one model load, on one Python worker);
+    for three batches of 5, the file scan's partitions coalesced to at most three; what
+    --partitions says when it is given."""
+
+    def partitions(**kwargs: Any) -> int:
+        df = predict(good_images, gray_model_path, spark=spark, **kwargs)
+        return int(df.rdd.getNumPartitions())
+
+    assert partitions(batch_size=64) == 1
+    assert partitions(batch_size=5) in (2, 3)  # (pyspark 4 scans the 12 files into 2)
+    assert partitions(batch_size=64, partitions=6) == 6
+
+
 def test_bad_inputs_never_fail_the_job_nor_lose_a_row(
     spark: Any, tmp_path: Path, good_images: Path, rgb_model_path: Path
 ) -> None:

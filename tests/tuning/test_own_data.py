@@ -147,8 +147,8 @@ def test_image_table_read_from_path_by_the_executors(spark, tmp_path: Path) -> N
     assert (res.trials["state"] == "COMPLETE").all()
 
 
-@pytest.fixture
-def backbone_weights(tmp_path: Path) -> Path:
+def _backbone_weights(tmp_path: Path) -> Path:
+    """A weights file of the transfer family's default backbone (random, not downloaded)."""
     import keras
 
     base = keras.applications.MobileNetV2(
@@ -162,7 +162,7 @@ def backbone_weights(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("weights", ["none", "file"])
 @pytest.mark.slow
 def test_transfer_with_random_or_file_weights_trains_and_predicts(
-    spark, tmp_path: Path, weights: str, backbone_weights: Path
+    spark, tmp_path: Path, weights: str
 ) -> None:
     photos = class_folders(tmp_path / "photos", per_class=8)
     res = _tune(
@@ -173,7 +173,7 @@ def test_transfer_with_random_or_file_weights_trains_and_predicts(
         data=str(photos),
         backbone="mobilenet_v2",
         image_size=[32, 32],
-        weights="none" if weights == "none" else str(backbone_weights),
+        weights="none" if weights == "none" else str(_backbone_weights(tmp_path)),
         trials=1,
     )
     assert res.best_model_path is not None

@@ -49,9 +49,10 @@ class ImageInput:
         payload: what the second column holds.
         description: for messages (``"files under images/"``).
         pixel_shape: the shape of one image for ``Payload.PIXELS``.
-        files: how many files a batch of image files reads (``None`` for other inputs):
-            Spark's file scan splits as many files into at least as many partitions as it
-            has task slots, so they need no shuffle to spread.
+        files: how many files a batch of image files reads, or a stream's micro-batch at
+            most (``None`` for other inputs and unbounded micro-batches): Spark's file scan
+            splits as many files into at least as many partitions as it has task slots, so
+            they need no shuffle to spread.
     """
 
     df: DataFrame
@@ -652,7 +653,7 @@ def stream_input(
     if fmt == "files":
         df = _stream_files(spark, str(source), max_files)
         out = df.select(F.col("path").alias("id"), F.col("content"))
-        return ImageInput(out, Payload.ENCODED, f"new files in {source}")
+        return ImageInput(out, Payload.ENCODED, f"new files in {source}", files=max_files)
     table = source if fmt == "dataframe" else _stream_table(spark, str(source), fmt)
     description = "the input stream" if fmt == "dataframe" else f"{fmt} table {source}"
     if _pick(table.columns, cfg.id_column, _ID_CANDIDATES) is None:

@@ -64,19 +64,26 @@ __all__ = [
 
 
 def _target_partitions(spark: SparkSession, inp: ImageInput, cfg: PredictConfig) -> DataFrame:
-    """About 4 partitions per task slot (or ``cfg.partitions``). A classic batch DataFrame
-    is coalesced or repartitioned as its partition count requires; a Connect one (whose
-    partition count the client cannot see) is coalesced when it reads at least that many
-    files (a file scan spreads them over the slots already), else repartitioned; a stream's
-    micro-batches are coalesced to one partition per slot (never split: that would cost a
-    shuffle per micro-batch)."""
+    """About 4 partitions per task slot (or ``cfg.partitions``), but no more than the input
+    has batches of ``cfg.batch_size`` images where its file count is known: each task's
+    Python worker loads the model once, so a partition of a few images would cost a model
+    load (and on a fresh worker a TensorFlow import, seconds) for little work.
+
+    A classic batch DataFrame is coalesced or repartitioned as its partition count requires;
+    a Connect one (whose partition count the client cannot see) is coalesced when it reads
+    at least that many files (a file scan spreads them over the slots already), else
+    repartitioned; a stream's micro-batches are coalesced to one partition per slot (never
+    split: that would cost a shuffle per micro-batch)."""
     from sparktf.spark import is_connect, task_slots
 
     df = inp.df
     slots = task_slots(spark)
+    batches = None if inp.files is None else -(-inp.files // cfg.batch_size)
     if df.isStreaming:  # a micro-batch is small: one task per slot
-        return df.repartition(cfg.partitions) if cfg.partitions else df.coalesce(slots)
-    target = cfg.partitions or 4 * slots
+        if cfg.partitions:
+            return df.repartition(cfg.partitions)
+        return df.coalesce(min(slots, batches or slots))
+    target = cfg.partitions or min(4 * slots, batches or 4 * slots)
     if is_connect(spark):
         many_files = cfg.partitions is None and (inp.files or 0) >= target
         return df.coalesce(target) if many_files else df.repartition(target)
@@ -85,7 +92,7 @@ def _target_partitions(spark: SparkSession, inp: ImageInput, cfg: PredictConfig)
         return df.repartition(target) if current < target else df.coalesce(target)
     if current > target:
         return df.coalesce(target)
-    if current < slots:
+    if current < min(slots, target):
         return df.repartition(target)
     return df
 
