@@ -180,7 +180,10 @@ def _execution_arguments(p: argparse.ArgumentParser) -> None:
         help="images per model call (default: 64; independent of Arrow's batch size)",
     )
     x.add_argument(
-        "--partitions", type=int, help="Spark partitions of the input (default: 4 per task slot)"
+        "--partitions",
+        type=int,
+        help="Spark partitions of the input (default: 4 per task slot, and no more than a "
+        "folder or a stream's micro-batch has batches of --batch-size images)",
     )
     x.add_argument("--no-progress", action="store_true", help="no progress display")
 

@@ -42,7 +42,8 @@ class PredictConfig:
         top_k: how many (label, class_index, probability) triples per row.
         probabilities: also output the full probability vector.
         batch_size: images per model call (independent of Arrow's batch size).
-        partitions: Spark partitions of the input (default: 4 per task slot).
+        partitions: Spark partitions of the input (default: 4 per task slot, and no more
+            than a folder or a stream's micro-batch has batches of ``batch_size`` images).
         fetch: URL download settings.
     """
 
