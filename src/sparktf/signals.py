@@ -61,6 +61,15 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
 
 
+def raise_if_stopped() -> None:
+    """Raise :class:`Stopped` again when a stop signal arrived in the current block. For the
+    points where work would go on: a library that catches exceptions can lose the one the
+    signal raised (Py4J's clean-up after an interrupted call can fail with "Answer from Java
+    side is empty", which then replaces it), and the stop must not be lost with it."""
+    if _depth[0] and _received:
+        raise Stopped(_received[0])
+
+
 @contextmanager
 def orderly_stop() -> Iterator[None]:
     """Within the block, a stop signal raises :class:`Stopped` in the main thread (elsewhere,

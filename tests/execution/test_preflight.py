@@ -14,7 +14,9 @@ from sparktf import __version__
 from sparktf.cli import main
 from sparktf.connect import local_connect_server
 from sparktf.execution.preflight import Needs, run_preflight
+from sparktf.signals import Stopped, orderly_stop
 from tests.clusterutil import run_cli, save_gray_model, tail, write_pngs, write_space
+from tests.execution.stops import lose_a_stop_signal
 
 
 def test_doctor_checks_the_executors_and_says_so(
@@ -38,6 +40,15 @@ def test_an_unwritable_store_and_an_unreachable_channel_are_found(spark, tmp_pat
     assert [r.name for r in result.warnings] == ["report channel"]
     assert "--no-checkpoints" in result.failed[0].fix
     assert "--channel-address" in result.warnings[0].fix
+
+
+def test_a_stop_signal_during_the_probe_stops_even_when_a_library_lost_it(spark) -> None:
+    """Ctrl-C while the probe job ran was reported as "the executors are not ready (Python
+    tasks run): ... Answer from Java side is empty" (exit 2, not 130): Py4J's clean-up of the
+    interrupted call failed and replaced the KeyboardInterrupt, whose job then failed."""
+    with pytest.raises(Stopped), orderly_stop():
+        lose_a_stop_signal()
+        run_preflight(spark, Needs(), 2)
 
 
 @pytest.mark.slow

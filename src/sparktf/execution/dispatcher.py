@@ -35,6 +35,7 @@ from sparktf.execution.slot_policy import SlotPolicy, slot_policy
 from sparktf.execution.telling import Teller
 from sparktf.execution.trial_run import Phase, Registry, TrialRun
 from sparktf.search import record
+from sparktf.signals import raise_if_stopped
 
 if TYPE_CHECKING:
     import optuna
@@ -154,6 +155,7 @@ class Dispatcher:
         """The dispatch loop: fill the slots, wait for a job to end or a deadline, repeat."""
         study_deadline = time.time() + self.s.timeout if self.s.timeout else None
         while True:
+            raise_if_stopped()  # (a stop that a library's exception handling lost)
             if study_deadline and time.time() >= study_deadline and not self.stopping:
                 self._stop_all("the study's --timeout was reached")
             self._fill()

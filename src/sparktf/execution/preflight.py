@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 from sparktf.errors import ConfigError
+from sparktf.signals import raise_if_stopped
 
 # The probe's source: compiled in a namespace of its own, so that cloudpickle ships the
 # function by value (an executor without sparktf can still run it). Standard library only.
@@ -196,6 +197,10 @@ def run_preflight(spark: Any, needs: Needs, tasks: int) -> Preflight:
     """Run the probe as one Spark job of ``tasks`` tasks and check its answers.
 
     Never raises for what it finds: a probe job that cannot run at all is one failed check.
+
+    Raises:
+        KeyboardInterrupt: a stop signal arrived while the probe ran (it may be what made
+            the probe job fail).
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
@@ -216,7 +221,9 @@ def run_preflight(spark: Any, needs: Needs, tasks: int) -> Preflight:
             "check the executors' Python (PYSPARK_PYTHON / spark.pyspark.python) and that it "
             "is the Python minor version of the driver",
         )
+        raise_if_stopped()
         return Preflight((row,), seconds=time.perf_counter() - t0)
+    raise_if_stopped()
     answers = [json.loads(r["r"]) for r in rows]
     return preflight_of(answers, needs, time.perf_counter() - t0)
 
