@@ -62,9 +62,16 @@ def test_a_stop_signal_that_a_library_lost_still_ends_the_dispatch_loop(spark) -
 
     study = optuna.create_study()
     settings = _settings(trials=3, channel=False)
-    backend, no_params = make_backend(spark), lambda trial: {}
     loop = Dispatcher(
-        backend, study, no_params, objective, None, settings, print, print, on_slots=on_slots
+        make_backend(spark),
+        study,
+        lambda trial: {},
+        objective,
+        None,
+        settings,
+        print,
+        print,
+        on_slots=on_slots,
     )
     with pytest.raises(Stopped), orderly_stop():
         loop.run()

@@ -71,9 +71,9 @@ def _target_partitions(spark: SparkSession, inp: ImageInput, cfg: PredictConfig)
 
     A classic batch DataFrame is coalesced or repartitioned as its partition count requires;
     a Connect one (whose partition count the client cannot see) is coalesced when it reads
-    at least that many files (a file scan spreads them over the slots already), else
-    repartitioned; a stream's micro-batches are coalesced to one partition per slot (never
-    split: that would cost a shuffle per micro-batch)."""
+    files (then at least as many as the target: a file scan spreads them over the slots
+    already), else repartitioned; a stream's micro-batches are coalesced to at most one
+    partition per slot (never split: that would cost a shuffle per micro-batch)."""
     from sparktf.spark import is_connect, task_slots
 
     df = inp.df
@@ -85,8 +85,8 @@ def _target_partitions(spark: SparkSession, inp: ImageInput, cfg: PredictConfig)
         return df.coalesce(min(slots, batches or slots))
     target = cfg.partitions or min(4 * slots, batches or 4 * slots)
     if is_connect(spark):
-        many_files = cfg.partitions is None and (inp.files or 0) >= target
-        return df.coalesce(target) if many_files else df.repartition(target)
+        scanned = cfg.partitions is None and inp.files is not None
+        return df.coalesce(target) if scanned else df.repartition(target)
     current = df.rdd.getNumPartitions()
     if cfg.partitions is not None and current != target:
         return df.repartition(target) if current < target else df.coalesce(target)
