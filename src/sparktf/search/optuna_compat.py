@@ -4,8 +4,8 @@ sparktf needs a study's storage and a trial's storage id (Optuna exposes neither
 mirror an in-memory study into its real storage, to mark trials that a lost driver left
 running, and to write a trial's attributes in one transaction. The storage methods themselves
 (``set_trial_user_attr``, ``create_new_trial``, ...) are Optuna's documented storage interface.
-Tested with Optuna 4.x; on another major version the one-transaction fast path is skipped and
-the documented per-attribute calls are used.
+Tested with Optuna 4.x and 5.x; on another major version the one-transaction fast path is skipped
+and the documented per-attribute calls are used.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import optuna
 
-TESTED_MAJOR = 4
+TESTED_MAJORS = (4, 5)
 
 
 @functools.cache
 def _tested_version() -> bool:
     import optuna
 
-    return int(optuna.__version__.split(".")[0]) == TESTED_MAJOR
+    return int(optuna.__version__.split(".")[0]) in TESTED_MAJORS
 
 
 def storage_of(study: optuna.Study) -> optuna.storages.BaseStorage:
