@@ -73,8 +73,10 @@ def raise_if_stopped() -> None:
 @contextmanager
 def orderly_stop() -> Iterator[None]:
     """Within the block, a stop signal raises :class:`Stopped` in the main thread (elsewhere,
-    where Python allows no handlers, the block changes nothing). The previous handlers come
-    back afterwards."""
+    where Python allows no handlers, the block changes nothing). An error that leaves the block
+    after a stop signal arrived leaves it as that :class:`Stopped` (its cause the error): the
+    stop's own exception was lost on the way (see :func:`raise_if_stopped`). The previous
+    handlers come back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -88,6 +90,10 @@ def orderly_stop() -> Iterator[None]:
     _depth[0] += 1
     try:
         yield
+    except Exception as exc:
+        if _received:  # the stop's KeyboardInterrupt was lost on the way: the stop it was wins
+            raise Stopped(_received[0]) from exc
+        raise
     finally:
         _depth[0] -= 1
         for sig, handler in previous.items():
