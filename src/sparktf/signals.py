@@ -91,7 +91,7 @@ def orderly_stop() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if _received:  # the stop's KeyboardInterrupt was lost on the way: the stop it was wins
+        if _received:  # a library lost the stop's KeyboardInterrupt: the stop wins over its error
             raise Stopped(_received[0]) from exc
         raise
     finally:
