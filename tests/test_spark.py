@@ -47,6 +47,19 @@ def test_python_workers_talk_over_unix_domain_sockets(spark) -> None:
     assert spark.sparkContext.parallelize(range(10), 2).map(lambda x: x * x).sum() == 285
 
 
+def test_rdd_jobs_and_dataframe_udfs_share_one_pool_of_python_workers(spark) -> None:
+    # Trials run as RDD jobs, predictions as DataFrame UDFs: one daemon (one pool) means that
+    # a session that tunes and predicts imports TensorFlow in the same workers.
+    from pyspark.sql.functions import udf
+
+    daemon_of_rdd = set(
+        spark.sparkContext.parallelize(range(2), 2).map(lambda _: os.getppid()).collect()
+    )
+    daemon = udf(lambda _: os.getppid(), "long")
+    daemon_of_udf = {r[0] for r in spark.range(0, 2, 1, 2).select(daemon("id")).collect()}
+    assert daemon_of_udf == daemon_of_rdd and len(daemon_of_rdd) == 1
+
+
 @pytest.mark.parametrize("url", ["sprak://host:7077", "local[0]", "local[x]", "", "http://h:1"])
 def test_bad_master_url_is_a_clear_error(url: str) -> None:
     with pytest.raises(ConfigError, match="invalid Spark master URL") as err:

@@ -285,6 +285,11 @@ def session(
         # Talk to Python workers over Unix domain sockets: on TCP loopback every small task
         # waits ~40 ms for a delayed ACK (Nagle), which is most of a short trial's dispatch cost.
         settings["spark.python.unix.domain.socket.enabled"] = "true"
+    # One pool of Python workers for trials (RDD jobs) and predictions (DataFrame UDFs): Spark
+    # keys its worker pools by their environment, and a DataFrame UDF's workers differ from an
+    # RDD job's only by SPARK_SIMPLIFIED_TRACEBACK, so that a session that tunes and predicts
+    # would import TensorFlow, and hold it in memory, in twice as many workers.
+    settings["spark.sql.execution.pyspark.udf.simplifiedTraceback.enabled"] = "false"
     if loopback:
         # A standalone cluster on 127.0.0.1: executors reach the driver on loopback too.
         settings["spark.executorEnv.PYSPARK_PYTHON"] = sys.executable
