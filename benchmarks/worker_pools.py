@@ -32,8 +32,9 @@ SETTING = "spark.sql.execution.pyspark.udf.simplifiedTraceback.enabled"
 
 def objective(params: dict, data: object) -> float:
     """A small Keras model on synthetic 28x28 images, one epoch."""
-    import keras
     import numpy as np
+
+    import keras
 
     rng = np.random.default_rng(0)
     x, y = rng.random((256, 28, 28, 1), dtype="float32"), rng.integers(0, 10, 256)
@@ -47,7 +48,7 @@ def objective(params: dict, data: object) -> float:
 
 
 def _workers() -> list[tuple[int, bool, float]]:
-    """(pid, TensorFlow loaded, RSS in GiB) of this machine's pyspark workers (daemons' children)."""
+    """(pid, TensorFlow loaded, RSS in GiB) of the pyspark workers here (daemons' children)."""
     daemons = set()
     found = []
     for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
@@ -75,9 +76,9 @@ def _workers() -> list[tuple[int, bool, float]]:
 
 def one_run(shared: bool) -> dict:
     """Tune, then predict, in a new session; the counts (run in a process of its own)."""
-    import keras
     from PIL import Image
 
+    import keras
     import sparktf
     from sparktf.spark import session
 
