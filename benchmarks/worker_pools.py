@@ -47,30 +47,33 @@ def objective(params: dict, data: object) -> float:
     return float(hist.history["val_accuracy"][-1])
 
 
-def _workers() -> list[tuple[int, bool, float]]:
-    """(pid, TensorFlow loaded, RSS in GiB) of the pyspark workers here (daemons' children)."""
-    daemons = set()
-    found = []
+def _workers() -> list[tuple[bool, float]]:
+    """(TensorFlow loaded, RSS in GiB) of this session's Python workers: the children of the
+    pyspark daemons that this process's JVM started."""
+    parent = {}
     for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if b"pyspark.daemon" in cmd:
-            found.append((pid, int(stat[1]), int(stat[21])))
-            daemons.add(pid)
-    out = []
+        parent[pid] = (int(stat[1]), b"pyspark.daemon" in cmd)
+    daemons = {
+        pid
+        for pid, (ppid, is_daemon) in parent.items()
+        if is_daemon and parent.get(ppid, (None,))[0] == os.getpid()  # daemon -> JVM -> here
+    }
     page = os.sysconf("SC_PAGE_SIZE")
-    for pid, ppid, _ in found:
+    out = []
+    for pid, (ppid, _) in parent.items():
         if ppid not in daemons:
-            continue  # a daemon itself
+            continue
         try:
             maps = Path(f"/proc/{pid}/maps").read_text()
             rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page / 2**30
         except OSError:
             continue
-        out.append((pid, "_pywrap_tensorflow" in maps, rss))
+        out.append(("_pywrap_tensorflow" in maps, rss))
     return out
 
 
@@ -112,9 +115,8 @@ def one_run(shared: bool) -> dict:
     return {
         "tune_s": tune_s,
         "predict_s": predict_s,
-        "workers": len(workers),
-        "with_tf": sum(1 for _, tf, _ in workers if tf),
-        "rss_gib": sum(rss for _, tf, rss in workers if tf),
+        "with_tf": sum(1 for tf, _ in workers if tf),
+        "rss_gib": sum(rss for tf, rss in workers if tf),
     }
 
 
