@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +20,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite's JVMs start with less CPU (tests/jvm.py): the process that starts the others (the
 # pytest-xdist controller, or pytest alone) makes the class-data archive if it is missing,
 # unless SPARKTF_TEST_CDS=0 (a run of a few JVMs, such as CI's pyspark 3.5 pass, would spend
-# more making it than it saves).
+# more making it than it saves). It also makes the JVMs' temporary directory, which its
+# pytest-xdist processes inherit, and removes it when the run ends (pytest_unconfigure).
+_STARTS_THE_OTHERS = "PYTEST_XDIST_WORKER" not in os.environ
+if _STARTS_THE_OTHERS:
+    os.environ["SPARKTF_TEST_JVM_TMP"] = tempfile.mkdtemp(prefix="sparktf-test-jvm-")
 set_environment(
     Path(os.environ["XDG_CACHE_HOME"]) / "sparktf-tests",
-    make="PYTEST_XDIST_WORKER" not in os.environ and os.environ.get("SPARKTF_TEST_CDS") != "0",
+    make=_STARTS_THE_OTHERS and os.environ.get("SPARKTF_TEST_CDS") != "0",
+    tmp=Path(os.environ["SPARKTF_TEST_JVM_TMP"]),
 )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STARTS_THE_OTHERS:
+        shutil.rmtree(os.environ["SPARKTF_TEST_JVM_TMP"], ignore_errors=True)
+
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -15,6 +15,11 @@ gets there; tests/conftest.py puts them in the environment that every JVM of the
 CDS refuses a class path with a non-empty directory in it, so no ``$SPARK_CONF_DIR`` here: the
 executors' options and ``spark.ui.enabled=false`` reach every driver as ``-Dspark.*`` system
 properties of ``$SPARK_SUBMIT_OPTS`` (Spark reads those as configuration defaults).
+
+Every JVM of the run also takes ``java.io.tmpdir`` (and so Spark's default ``spark.local.dir``)
+in one directory of the run, removed when the run ends: the JVMs that the tests kill on purpose
+(lost workers and drivers, stopped CLIs) cannot remove their ``spark-*``, ``blockmgr-*``,
+``artifacts-*`` and ``liblz4-java-*`` files themselves, and left about 80 of them in /tmp.
 """
 
 from __future__ import annotations
@@ -98,9 +103,10 @@ def java_options(cache: Path, make: bool) -> str:
     return FAST_START + (f" -XX:SharedArchiveFile={path}" if path and path.is_file() else "")
 
 
-def set_environment(cache: Path, make: bool) -> None:
-    """Put the options where the run's JVMs read them (unless the caller set its own)."""
-    options = java_options(cache, make)
+def set_environment(cache: Path, make: bool, tmp: Path) -> None:
+    """Put the options where the run's JVMs read them (unless the caller set its own); ``tmp``
+    is the JVMs' temporary directory."""
+    options = f"{java_options(cache, make)} -Djava.io.tmpdir={tmp}"
     os.environ.setdefault("SPARK_DAEMON_JAVA_OPTS", options)
     drivers = f'{options} -Dspark.ui.enabled=false -Dspark.executor.defaultJavaOptions="{options}"'
     os.environ.setdefault("SPARK_SUBMIT_OPTS", drivers)

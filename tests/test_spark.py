@@ -60,6 +60,12 @@ def test_rdd_jobs_and_dataframe_udfs_share_one_pool_of_python_workers(spark) -> 
     assert daemon_of_udf == daemon_of_rdd and len(daemon_of_rdd) == 1
 
 
+def test_the_suite_s_jvms_keep_their_temporary_files_in_the_run_s_directory(spark) -> None:
+    # (tests/jvm.py) so that what the JVMs killed by the fault tests leave goes with the run
+    tmp = spark.sql("SELECT reflect('java.lang.System', 'getProperty', 'java.io.tmpdir')")
+    assert tmp.first()[0] == os.environ["SPARKTF_TEST_JVM_TMP"]
+
+
 @pytest.mark.parametrize("url", ["sprak://host:7077", "local[0]", "local[x]", "", "http://h:1"])
 def test_bad_master_url_is_a_clear_error(url: str) -> None:
     with pytest.raises(ConfigError, match="invalid Spark master URL") as err:
