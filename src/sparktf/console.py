@@ -32,11 +32,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -379,7 +379,7 @@ def progress(transient: bool = False) -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        TimeLeftColumn(),
         TextColumn("{task.fields[status]}"),
         console=console,
         transient=transient,
@@ -391,12 +391,35 @@ def _clock(seconds: float | None) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
+def time_left(task: Task) -> float | None:
+    """Seconds left at the pace so far: the time since the task started over the steps done
+    since then, times the steps left (None before the first step, without a total, at the end).
+    A task's ``done_at_start`` field is what was done before it started (a resumed study's
+    finished trials). Rich's own estimate divides by the time between the last few steps, so
+    trials that end together (two parallel trials a second apart) turned hours into seconds."""
+    if not task.total or task.finished or not task.elapsed:
+        return None
+    done = task.completed - task.fields.get("done_at_start", 0)
+    if done <= 0:
+        return None
+    return task.elapsed * (task.total - task.completed) / done
+
+
+class TimeLeftColumn(ProgressColumn):
+    """The time left (:func:`time_left`), ``-:--:--`` while unknown."""
+
+    def render(self, task: Task) -> Text:
+        left = time_left(task)
+        return Text("-:--:--" if left is None else _clock(left), style="progress.remaining")
+
+
 def plain_line(task: Task) -> str:
     """One task of a progress display as a line of text."""
     done = f"{task.completed:g}" + (f"/{task.total:g}" if task.total is not None else "")
     parts = [f"{task.description}: {done}", f"{_clock(task.elapsed)} elapsed"]
-    if task.total and not task.finished and task.time_remaining is not None:
-        parts.append(f"{_clock(task.time_remaining)} left")
+    left = time_left(task)
+    if left is not None:
+        parts.append(f"{_clock(left)} left")
     status = str(task.fields.get("status") or "").strip()
     return ", ".join(parts) + (f"; {status}" if status else "")
 

@@ -37,6 +37,7 @@ class Display:
         self.trials = trials
         self.bar = progress() if enabled else None
         self.task: Any = None
+        self.done_at_start: int | None = None  # (a resumed study's finished trials)
 
     def __enter__(self) -> Display:
         if self.bar is not None:
@@ -68,7 +69,11 @@ class Display:
             f"{'-' if best is None else f'{best:.4g}'}"
         )
         finished = sum(n for state, n in counts.items() if record.TrialStatus(state).counts)
-        self.bar.update(self.task, completed=finished, status=status)
+        if self.done_at_start is None:
+            self.done_at_start = finished
+        self.bar.update(
+            self.task, completed=finished, status=status, done_at_start=self.done_at_start
+        )
 
 
 def print_summary(res: TuneResult, cfg: TuneConfig, table: bool = True) -> None:
