@@ -13,6 +13,7 @@ import pytest
 from sparktf.errors import ConfigError, SparkSetupError
 from sparktf.spark import (
     connect_endpoint,
+    connect_server_on_this_machine,
     counted_parallelism,
     find_java,
     is_connect,
@@ -128,6 +129,23 @@ def test_connect_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_remote("sc://h", "local[2]")
     assert connect_endpoint("sc://h") == ("h", 15002)
     assert connect_endpoint("sc://[::1]:9/;x=y") == ("::1", 9)
+
+
+@pytest.mark.parametrize(
+    ("remote", "here"),
+    [
+        ("local[2]", True),  # pyspark's own server, started by this process: checkpoints on
+        ("local", True),
+        ("sc://127.0.0.1:15002", True),
+        ("sc://localhost", True),
+        ("sc://[::1]:15002", True),
+        ("sc://spark-head:15002", False),
+        ("sc://10.0.0.7;token=abc", False),
+        ("", False),
+    ],
+)
+def test_which_connect_servers_run_on_this_machine(remote: str, here: bool) -> None:
+    assert connect_server_on_this_machine(remote) is here
 
 
 def test_unreachable_connect_server_fails_at_once() -> None:

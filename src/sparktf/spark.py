@@ -129,13 +129,16 @@ def is_local_master(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
 def is_loopback_master(master: str) -> bool:
     """True for a ``spark://`` master on this machine's loopback (``sparktf cluster start``)."""
     m = re.match(r"^spark://([^/]+?)/?$", master)
     if not m:
         return False
     hosts = [h.rsplit(":", 1)[0] for h in m.group(1).split(",")]
-    return all(h in ("127.0.0.1", "localhost") for h in hosts)
+    return all(h in LOOPBACK_HOSTS for h in hosts)
 
 
 def executors_on_this_machine(spark: Any, remote: str | None = None) -> bool:
@@ -144,12 +147,18 @@ def executors_on_this_machine(spark: Any, remote: str | None = None) -> bool:
     that they can write to this machine's folders."""
     master = master_of(spark)
     if is_connect(spark):
-        remote = remote or os.environ.get("SPARK_REMOTE", "")
-        host = connect_endpoint(remote)[0] if remote.startswith("sc://") else ""
-        if host not in ("localhost", "127.0.0.1", "::1"):
+        if not connect_server_on_this_machine(remote or os.environ.get("SPARK_REMOTE", "")):
             return False
         master = master.removeprefix("Spark Connect (").removesuffix(")")
     return is_local_master(master) or is_loopback_master(master)
+
+
+def connect_server_on_this_machine(remote: str) -> bool:
+    """True for pyspark's own Connect server (``--remote local[N]``, started in this process)
+    and for an ``sc://`` URL on the loopback."""
+    if is_local_master(remote):
+        return True
+    return remote.startswith("sc://") and connect_endpoint(remote)[0] in LOOPBACK_HOSTS
 
 
 def local_slots(master: str) -> int | None:
