@@ -46,7 +46,6 @@ def test_a_resumed_study_s_earlier_trials_are_not_this_run_s_pace(tmp_path: Path
         space={"x": {"type": "uniform", "low": 0, "high": 1}},
         out=str(tmp_path / "r"),
     )
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study()
     for x in range(6):  # finished by the run that was stopped
         study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=float(x)))
