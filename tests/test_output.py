@@ -227,11 +227,18 @@ def test_python_api_predict_prints_only_the_driver_tensorflow_lines(
 
 
 @pytest.mark.slow
-def test_tune_ctrl_c_prints_no_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "flags",
+    [["--master", "local[2]"], ["--remote", "local[1]"]],
+    ids=["classic", "own-connect-server"],  # (--remote local[N]: a Connect server in-process)
+)
+def test_tune_ctrl_c_prints_no_traceback(tmp_path: Path, flags: list[str]) -> None:
+    args = _tune_args(tmp_path, "--trials", "4")
+    args[args.index("--master") : args.index("--master") + 2] = flags
     err = tmp_path / "stderr.txt"
     with open(err, "w") as fh:
         proc = subprocess.Popen(
-            [*CLI, *_tune_args(tmp_path, "--trials", "4")],
+            [*CLI, *args],
             cwd=REPO,
             env=_env(),
             stdin=subprocess.DEVNULL,
