@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from sparktf.errors import SparkTFError
 
@@ -104,13 +105,20 @@ def _tail(log: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _stop_client_session() -> None:
-    """Stop this process's Spark Connect session, if it has one."""
+def client_session() -> Any | None:
+    """This thread's active Spark Connect session, if it has one (pyspark keeps the active
+    session per thread)."""
     if "pyspark.sql.connect.session" not in sys.modules:
-        return
+        return None
     from pyspark.sql.connect.session import SparkSession
 
-    active = SparkSession.getActiveSession()
+    return SparkSession.getActiveSession()
+
+
+def stop_client_session() -> None:
+    """Stop this thread's Spark Connect session, if it has one: its client, then (for
+    ``--remote local[N]``) the server that pyspark started in this process."""
+    active = client_session()
     if active is not None:
         with contextlib.suppress(Exception):
             active.stop()
@@ -152,7 +160,7 @@ def local_connect_server(
         wait_connect_ready(port, lambda: proc.poll() is None, log_path, timeout)
         yield f"sc://{HOST}:{port}"
     finally:
-        _stop_client_session()  # else its exit handler retries a dead server for minutes
+        stop_client_session()  # else its exit handler retries a dead server for minutes
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -432,20 +432,6 @@ def master_of(spark: Any) -> str:
         return "Spark Connect"
 
 
-def _own_connect_session() -> Any | None:
-    """The Connect session that this process's own Connect server serves (``--remote
-    local[N]``: the server runs in the SparkContext of this process), if one is active. Stopping
-    that context alone left the session's client open, and pyspark's exit hook then retried
-    its clean-up call against the stopped server for minutes before the process could end."""
-    from pyspark.sql import SparkSession
-
-    with contextlib.suppress(Exception):
-        active = SparkSession.getActiveSession()
-        if active is not None and is_connect(active):
-            return active
-    return None
-
-
 def stop_spark(timeout: float = 30.0) -> None:
     """Stop this process's SparkContext, if one runs, waiting at most ``timeout`` seconds.
 
@@ -458,17 +444,21 @@ def stop_spark(timeout: float = 30.0) -> None:
         return
     import threading
 
+    from sparktf.connect import client_session
     from sparktf.pyspark_compat import active_spark_context
 
     sc = active_spark_context()
     if sc is None:  # none, or a Connect session: its server ends the cancelled work
         return
-    connect = _own_connect_session()
+    # With --remote local[N] the context hosts this process's own Connect server: its session's
+    # client goes first, or pyspark's exit hook retries its clean-up call against the stopped
+    # server for minutes before the process can end. (Found here: the session is this thread's.)
+    connect = client_session()
 
     def stop() -> None:
         with contextlib.suppress(Exception):  # the process is exiting: nothing left to save
             if connect is not None:
-                connect.stop()  # its client first, then the server (see _own_connect_session)
+                connect.stop()
             sc.stop()
 
     worker = threading.Thread(target=stop, name="sparktf-stop", daemon=True)
