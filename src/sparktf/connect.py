@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from sparktf.errors import SparkTFError
 
@@ -105,19 +104,11 @@ def _tail(log: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def client_session() -> Any | None:
-    """This thread's active Spark Connect session, if it has one (pyspark keeps the active
-    session per thread)."""
-    if "pyspark.sql.connect.session" not in sys.modules:
-        return None
-    from pyspark.sql.connect.session import SparkSession
-
-    return SparkSession.getActiveSession()
-
-
 def stop_client_session() -> None:
     """Stop this thread's Spark Connect session, if it has one: its client, then (for
     ``--remote local[N]``) the server that pyspark started in this process."""
+    from sparktf.spark import client_session
+
     active = client_session()
     if active is not None:
         with contextlib.suppress(Exception):

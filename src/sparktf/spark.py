@@ -124,6 +124,16 @@ def is_connect(spark: Any) -> bool:
     return bool(is_remote()) or type(spark).__module__.startswith("pyspark.sql.connect")
 
 
+def client_session() -> Any | None:
+    """This thread's active Spark Connect session, if it has one (pyspark keeps the active
+    session per thread)."""
+    if "pyspark.sql.connect.session" not in sys.modules:
+        return None
+    from pyspark.sql.connect.session import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
 def is_local_master(master: str) -> bool:
     """True when the master runs executors inside this machine's driver process tree."""
     return master == "local" or master.startswith("local[")
@@ -444,7 +454,6 @@ def stop_spark(timeout: float = 30.0) -> None:
         return
     import threading
 
-    from sparktf.connect import client_session
     from sparktf.pyspark_compat import active_spark_context
 
     sc = active_spark_context()
