@@ -185,7 +185,8 @@ DRIVER_TF_LINES = re.compile(
 
 
 @pytest.mark.slow
-def test_python_api_tune_prints_no_foreign_lines(tmp_path: Path) -> None:
+@pytest.mark.parametrize("spark", ["master='local[1]'", "remote='local[1]'"])
+def test_python_api_tune_prints_no_foreign_lines(tmp_path: Path, spark: str) -> None:
     # The Python API leaves the process's stderr and Python warnings to the user's program, but
     # Spark's logging, Optuna's INFO lines and what TensorFlow prints in the Python workers are
     # sparktf's to silence. What the JVM prints itself (the incubator module line) stays: only
@@ -194,7 +195,7 @@ def test_python_api_tune_prints_no_foreign_lines(tmp_path: Path) -> None:
         "import sparktf\n"
         "from tests import objectives\n"
         "sparktf.tune(objectives.tensorflow_square, {'x': sparktf.uniform(0, 1)}, trials=2,\n"
-        f"    master='local[1]', out={str(tmp_path / 'run')!r}, write_report=False)\n"
+        f"    {spark}, out={str(tmp_path / 'run')!r}, write_report=False)\n"
     )
     proc = _run_command([sys.executable, "-c", script])
     assert proc.returncode == 0, proc.stderr

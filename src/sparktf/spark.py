@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -328,7 +329,12 @@ def session(
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        spark = builder.getOrCreate()
+        with warnings.catch_warnings():
+            # --remote local[N]: pyspark starts its Connect server with these settings, then
+            # sets them again on the session and warns for each static one the server refuses
+            # ("Failed to set ..."), though the server runs with it.
+            warnings.filterwarnings("ignore", "Failed to set spark", UserWarning)
+            spark = builder.getOrCreate()
     except Exception as exc:  # Spark raises Py4J/JVM errors of many kinds here
         from sparktf.console import native_stderr_tail
 
